@@ -1,0 +1,48 @@
+# voxloop — the two commands: `make run` and `make test`. Both set up .venv when needed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.voxloop-installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: setup run demo test test-fast lint typecheck bench browser-deps clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[embedded,server,dev]'
+	touch $(STAMP)
+
+run: setup
+	$(VENV)/bin/voxloop serve --host $(HOST) --port $(PORT)
+
+demo: setup
+	$(VENV)/bin/voxloop demo
+
+# Headless Chromium for the browser tests (Debian's package; installed once).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  (apt-get install -y -q chromium >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || \
+	  echo "WARNING: could not install chromium; browser tests will be skipped"; }
+
+test: setup browser-deps
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not models and not browser" $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check voxloop tests bench
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) bench/asr.py && $(PY) bench/tts.py && $(PY) bench/llm.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

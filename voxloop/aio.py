@@ -1,0 +1,61 @@
+"""Small asyncio helpers: named tasks that are always tracked and cancelled with a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["TaskSet", "cancel_and_wait", "create_named_task"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        logger.error("task %s failed", task.get_name(), exc_info=exc)
+
+
+def create_named_task(coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+    """Create a task with a name and a done-callback that logs unexpected failures."""
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+    task.add_done_callback(_log_failure)
+    return task
+
+
+async def cancel_and_wait(*tasks: asyncio.Task[Any] | None, timeout: float = 2.0) -> None:
+    """Cancel tasks and wait (bounded) until they are really done."""
+    pending = [t for t in tasks if t is not None and not t.done()]
+    for t in pending:
+        t.cancel()
+    if not pending:
+        return
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), timeout)
+
+
+class TaskSet:
+    """A set of named tasks owned by one object; ``aclose`` cancels them all."""
+
+    def __init__(self, owner: str) -> None:
+        self._owner = owner
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+        task = create_named_task(coro, f"{self._owner}:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def aclose(self, timeout: float = 2.0) -> None:
+        await cancel_and_wait(*list(self._tasks), timeout=timeout)
+        self._tasks.clear()
