@@ -219,8 +219,15 @@ class VADEngine(Engine):
     stage = "vad"
     sample_rate = 16000
 
+    chunk_samples = 512  # 32 ms at 16 kHz
+
     @abstractmethod
-    def stream(self, options: VADOptions = VADOptions()) -> EngineStream[Float32Array, VADEvent]: ...
+    def stream(self, options: VADOptions = VADOptions()) -> EngineStream[Float32Array, VADEvent]:
+        """A per-use stream: push 16 kHz float32 frames, get ``start``/``end`` events."""
+
+    @abstractmethod
+    def speech_probabilities(self, samples: Float32Array) -> Float32Array:
+        """Blocking: one speech probability per ``chunk_samples`` chunk of 16 kHz audio."""
 
 
 class ASREngine(Engine):

@@ -1,0 +1,64 @@
+"""Shared fixtures: task-leak guard, generated speech, and the real embedded engines."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+EVAL_SPEECH = Path(__file__).resolve().parents[1].parent / "shared" / "eval-speech"
+
+
+@pytest.fixture(autouse=True)
+async def _no_leaked_tasks() -> object:
+    """Fail any async test that leaves asyncio tasks running."""
+    before = set(asyncio.all_tasks())
+    yield
+    for _ in range(20):
+        leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
+        if not leaked:
+            return
+        await asyncio.sleep(0.05)
+    gc.collect()
+    names = sorted(t.get_name() for t in leaked)
+    for t in leaked:
+        t.cancel()
+    pytest.fail(f"test leaked running asyncio tasks: {names}")
+
+
+@pytest.fixture(scope="session")
+def eval_speech() -> Path:
+    if not (EVAL_SPEECH / "manifest.jsonl").exists():
+        pytest.skip("../shared/eval-speech is not available")
+    return EVAL_SPEECH
+
+
+def _engine(stage: str):  # type: ignore[no-untyped-def]
+    from voxloop.engines import create_engine
+
+    engine = create_engine(stage)
+    engine.prewarm()
+    return engine
+
+
+@pytest.fixture(scope="session")
+def real_asr() -> Iterator[object]:
+    yield _engine("asr")
+
+
+@pytest.fixture(scope="session")
+def real_tts() -> Iterator[object]:
+    yield _engine("tts")
+
+
+@pytest.fixture(scope="session")
+def real_llm() -> Iterator[object]:
+    yield _engine("llm")
+
+
+@pytest.fixture(scope="session")
+def real_vad() -> Iterator[object]:
+    yield _engine("vad")

@@ -1,0 +1,64 @@
+"""The engines of one process: created once from specs, shared by every session."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from voxloop.engines.base import ASREngine, Engine, LLMEngine, TTSEngine, VADEngine
+from voxloop.engines.registry import DEFAULTS, create_engine
+
+__all__ = ["EngineSpecs", "EngineStack"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSpecs:
+    vad: str = DEFAULTS["vad"]
+    asr: str = DEFAULTS["asr"]
+    llm: str = DEFAULTS["llm"]
+    tts: str = DEFAULTS["tts"]
+    # per-stage constructor keyword arguments, e.g. {"llm": {"workers": 2}}
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class EngineStack:
+    """Lazily creates each stage's engine on first use; ``prewarm`` loads them all."""
+
+    def __init__(self, specs: EngineSpecs = EngineSpecs()) -> None:
+        self.specs = specs
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    def get(self, stage: str) -> Engine:
+        with self._lock:
+            if stage not in self._engines:
+                spec = getattr(self.specs, stage)
+                self._engines[stage] = create_engine(stage, spec, **self.specs.options.get(stage, {}))
+            return self._engines[stage]
+
+    @property
+    def vad(self) -> VADEngine:
+        return cast(VADEngine, self.get("vad"))
+
+    @property
+    def asr(self) -> ASREngine:
+        return cast(ASREngine, self.get("asr"))
+
+    @property
+    def llm(self) -> LLMEngine:
+        return cast(LLMEngine, self.get("llm"))
+
+    @property
+    def tts(self) -> TTSEngine:
+        return cast(TTSEngine, self.get("tts"))
+
+    def prewarm(self, stages: tuple[str, ...] = ("vad", "asr", "llm", "tts")) -> None:
+        for stage in stages:
+            self.get(stage).prewarm()
+
+    def close(self) -> None:
+        with self._lock:
+            for engine in self._engines.values():
+                engine.close()
+            self._engines.clear()

@@ -1,0 +1,45 @@
+"""The VAD stream shared by all VAD backends: buffers frames into chunks, scores them
+off the event loop, and runs the segmenter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import numpy as np
+
+from voxloop.audio.pcm import Float32Array
+from voxloop.engines.base import Engine, EngineStream, VADEvent, VADOptions, _Flush
+from voxloop.engines.vad.segmenter import SpeechSegmenter
+
+__all__ = ["VADStream"]
+
+Scorer = Callable[[Float32Array], list[float]]  # chunks (n, chunk) -> probabilities
+
+
+class VADStream(EngineStream[Float32Array, VADEvent]):
+    """Push 16 kHz float32 frames of any size; iterate ``start``/``end`` events."""
+
+    def __init__(self, engine: Engine, scorer: Scorer, options: VADOptions, chunk_samples: int) -> None:
+        self._engine = engine
+        self._scorer = scorer
+        self._chunk = chunk_samples
+        self.segmenter = SpeechSegmenter(options, chunk_samples)
+        self._pending = np.zeros(0, np.float32)
+        super().__init__(f"vad-{engine.name}")
+
+    async def _run(self, inputs: AsyncIterator[Float32Array | _Flush]) -> None:
+        async for item in inputs:
+            if isinstance(item, _Flush):
+                continue
+            self._pending = np.concatenate([self._pending, np.asarray(item, np.float32)])
+            n = len(self._pending) // self._chunk
+            if n == 0:
+                continue
+            chunks = self._pending[: n * self._chunk].reshape(n, self._chunk)
+            self._pending = self._pending[n * self._chunk :]
+            probs = await self._engine.run_blocking(self._scorer, chunks)
+            for chunk, p in zip(chunks, probs, strict=True):
+                for ev in self.segmenter.feed(chunk, p):
+                    self._emit(ev)
+        for ev in self.segmenter.finish():
+            self._emit(ev)

@@ -1,0 +1,58 @@
+"""The ASGI application: realtime WebSocket, OpenAI-compatible REST, the browser client."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from voxloop import __version__
+from voxloop.engines.stack import EngineStack
+from voxloop.server.config import ServerConfig
+from voxloop.server.state import ServerState
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(stack: EngineStack, config: ServerConfig = ServerConfig(), *, prewarm: bool = True) -> Starlette:
+    from voxloop.server import realtime, rest
+
+    state = ServerState(stack, config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if prewarm:
+            await state.prewarm()
+        yield
+        await state.aclose()
+
+    async def index(request: Request) -> Response:
+        page = STATIC / "index.html"
+        if not page.exists():
+            return JSONResponse({"error": {"message": "browser client not installed"}}, status_code=404)
+        return FileResponse(page)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__, "sessions": state.active_sessions,
+                             "max_sessions": config.max_sessions})
+
+    routes = [
+        Route("/", index),
+        Route("/healthz", healthz),
+        WebSocketRoute("/v1/realtime", realtime.endpoint),
+        *rest.routes(),
+        Mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.voxloop = state
+    return app
