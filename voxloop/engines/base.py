@@ -16,7 +16,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from voxloop.aio import cancel_and_wait, create_named_task
@@ -125,6 +125,9 @@ class VADOptions:
     min_speech_ms: int = 250
     min_silence_ms: int = 500
     prefix_padding_ms: int = 300
+    # > 0: emit a tentative ``pause`` after this much silence (and ``resume`` if speech comes
+    # back before ``min_silence_ms``) so a reply can start speculatively.
+    pause_ms: int = 0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -167,12 +170,12 @@ class TTSOptions:
 
 @dataclass(frozen=True, slots=True)
 class VADEvent:
-    """``kind`` is ``start`` or ``end``; times are seconds since the stream began.
-
-    An ``end`` event carries the utterance audio (16 kHz), prefix padding included.
+    """``kind`` is ``start``, ``pause``, ``resume`` or ``end``; times are seconds since the
+    stream began. ``pause`` and ``end`` carry the utterance audio (16 kHz), prefix padding
+    included.
     """
 
-    kind: Literal["start", "end"]
+    kind: Literal["start", "pause", "resume", "end"]
     time: float
     audio: Audio | None = None
     speech_start: float = 0.0

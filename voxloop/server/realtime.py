@@ -1,0 +1,250 @@
+"""``/v1/realtime``: the OpenAI Realtime-compatible WebSocket (docs/realtime-protocol.md)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from voxloop.errors import InvalidRequest, OverloadedError, VoxloopError
+from voxloop.server.protocol import apply_session_update, session_object
+from voxloop.server.state import ServerState
+from voxloop.session.config import SessionConfig
+from voxloop.session.events import error_event, event, message_item, new_id
+from voxloop.session.session import Session
+
+__all__ = ["endpoint"]
+
+logger = logging.getLogger(__name__)
+Handler = Callable[["Connection", dict[str, Any]], Awaitable[None]]
+
+
+class Connection:
+    """One WebSocket client and its session."""
+
+    def __init__(self, ws: WebSocket, state: ServerState, session: Session, model: str) -> None:
+        self.ws = ws
+        self.state = state
+        self.session = session
+        self.model = model
+
+    def session_event(self, type_: str) -> dict[str, Any]:
+        return event(type_, session=session_object(self.session.config, self.session.id, self.model))
+
+    async def handle(self, text: str) -> None:
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise InvalidRequest(f"message is not valid JSON: {e.msg} at position {e.pos}",
+                                 code="invalid_json") from e
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            raise InvalidRequest("each message must be a JSON object with a string 'type'", param="type",
+                                 code="invalid_event")
+        handler = HANDLERS.get(data["type"])
+        if handler is None:
+            raise InvalidRequest(f"unknown event type {data['type']!r}; see docs/realtime-protocol.md",
+                                 param="type", code="unknown_event")
+        try:
+            await handler(self, data)
+        except VoxloopError as e:
+            e.event_id = data.get("event_id")  # type: ignore[attr-defined]
+            raise
+
+
+async def _session_update(c: Connection, d: dict[str, Any]) -> None:
+    cfg = apply_session_update(c.session.config, d.get("session"))
+    c.session.apply_config(cfg)
+    c.session.control(c.session_event("session.updated"))
+
+
+async def _transcription_session_update(c: Connection, d: dict[str, Any]) -> None:
+    cfg = apply_session_update(c.session.config, d.get("session"), beta=True)
+    c.session.apply_config(cfg)
+    c.session.control(c.session_event("transcription_session.updated"))
+
+
+async def _append(c: Connection, d: dict[str, Any]) -> None:
+    audio = d.get("audio")
+    if not isinstance(audio, str):
+        raise InvalidRequest("'audio' must be a base64 string of PCM16 audio", param="audio")
+    try:
+        pcm = base64.b64decode(audio, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise InvalidRequest("'audio' is not valid base64", param="audio", code="invalid_audio") from e
+    c.session.append_audio(pcm)
+
+
+async def _commit(c: Connection, d: dict[str, Any]) -> None:
+    c.session.commit()
+
+
+async def _clear(c: Connection, d: dict[str, Any]) -> None:
+    c.session.clear_input()
+
+
+def _item_text(item: Any) -> tuple[str, str]:
+    if not isinstance(item, dict) or item.get("type", "message") != "message":
+        raise InvalidRequest("'item' must be a message item", param="item")
+    role = item.get("role")
+    if role not in ("user", "assistant", "system"):
+        raise InvalidRequest("'item.role' must be user, assistant or system", param="item.role")
+    content = item.get("content")
+    if not isinstance(content, list) or not content:
+        raise InvalidRequest("'item.content' must be a non-empty list", param="item.content")
+    texts = []
+    for part in content:
+        if not isinstance(part, dict):
+            raise InvalidRequest("'item.content' parts must be objects", param="item.content")
+        text = part.get("text", part.get("transcript"))
+        if part.get("type") in ("input_audio", "audio") and text is None:
+            raise InvalidRequest("audio content in conversation.item.create is not supported; use "
+                                 "input_audio_buffer.append", param="item.content")
+        if not isinstance(text, str):
+            raise InvalidRequest("each content part needs a 'text' string", param="item.content")
+        texts.append(text)
+    return role, " ".join(texts)
+
+
+async def _item_create(c: Connection, d: dict[str, Any]) -> None:
+    role, text = _item_text(d.get("item"))
+    item_id = d["item"].get("id") if isinstance(d["item"].get("id"), str) else new_id("item")
+    c.session.conversation.add(role, text, item_id=item_id)
+    item = message_item(item_id, role, text)
+    c.session.control(event("conversation.item.added", item=item, previous_item_id=d.get("previous_item_id")))
+    c.session.control(event("conversation.item.done", item=item))
+
+
+async def _item_delete(c: Connection, d: dict[str, Any]) -> None:
+    item_id = d.get("item_id")
+    if not isinstance(item_id, str) or not c.session.conversation.remove(item_id):
+        raise InvalidRequest(f"no item with id {item_id!r}", param="item_id", code="item_not_found")
+    c.session.control(event("conversation.item.deleted", item_id=item_id))
+
+
+async def _item_truncate(c: Connection, d: dict[str, Any]) -> None:
+    item_id, end_ms = d.get("item_id"), d.get("audio_end_ms")
+    if not isinstance(item_id, str):
+        raise InvalidRequest("'item_id' is required", param="item_id")
+    if isinstance(end_ms, bool) or not isinstance(end_ms, int) or end_ms < 0:
+        raise InvalidRequest("'audio_end_ms' must be a non-negative integer", param="audio_end_ms")
+    c.session.truncate_item(item_id, end_ms)
+
+
+async def _response_create(c: Connection, d: dict[str, Any]) -> None:
+    r = d.get("response") or {}
+    if not isinstance(r, dict):
+        raise InvalidRequest("'response' must be an object", param="response")
+    mods = r.get("output_modalities", r.get("modalities"))
+    if mods is not None and (not isinstance(mods, list) or any(m not in ("audio", "text") for m in mods)):
+        raise InvalidRequest("'response.output_modalities' must be ['audio'] or ['text']",
+                             param="response.output_modalities")
+    instructions = r.get("instructions")
+    if instructions is not None and not isinstance(instructions, str):
+        raise InvalidRequest("'response.instructions' must be a string", param="response.instructions")
+    max_tokens = r.get("max_output_tokens")
+    if max_tokens == "inf":
+        max_tokens = None
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+                                   or not 1 <= max_tokens <= 4096):
+        raise InvalidRequest("'response.max_output_tokens' must be 1..4096", param="response.max_output_tokens")
+    if c.session.config.type != "realtime":
+        raise InvalidRequest("a transcription session does not create responses", code="invalid_session_type")
+    c.session.create_response(instructions, output_modalities=tuple(mods) if mods else None,
+                              max_output_tokens=max_tokens)
+
+
+async def _response_cancel(c: Connection, d: dict[str, Any]) -> None:
+    if not await c.session.interrupt():
+        raise InvalidRequest("Cancellation failed: no active response found", code="response_cancel_not_active")
+
+
+async def _output_clear(c: Connection, d: dict[str, Any]) -> None:
+    await c.session.interrupt()
+
+
+HANDLERS: dict[str, Handler] = {
+    "session.update": _session_update,
+    "transcription_session.update": _transcription_session_update,
+    "input_audio_buffer.append": _append,
+    "input_audio_buffer.commit": _commit,
+    "input_audio_buffer.clear": _clear,
+    "conversation.item.create": _item_create,
+    "conversation.item.delete": _item_delete,
+    "conversation.item.truncate": _item_truncate,
+    "response.create": _response_create,
+    "response.cancel": _response_cancel,
+    "output_audio_buffer.clear": _output_clear,
+}
+
+
+async def endpoint(ws: WebSocket) -> None:
+    state: ServerState = ws.app.state.voxloop
+    offered = ws.scope.get("subprotocols") or []
+    await ws.accept(subprotocol="realtime" if "realtime" in offered else None)
+    transcription = ws.query_params.get("intent") == "transcription"
+    model = ws.query_params.get("model") or ("voxloop-transcribe" if transcription else "voxloop")
+    try:
+        if not state.try_acquire_session():
+            raise OverloadedError(f"server is at capacity ({state.config.max_sessions} sessions); try again later")
+        try:
+            state.scheduler.open_stream()
+        except OverloadedError:
+            state.release_session()
+            raise
+    except OverloadedError as e:
+        await ws.send_text(json.dumps(error_event(e.message, code=e.code, type_="server_error")))
+        await ws.close(code=1013)
+        return
+    closed = False
+
+    async def send(ev: dict[str, Any]) -> None:
+        nonlocal closed
+        if closed or ws.client_state != WebSocketState.CONNECTED:
+            return
+        try:
+            await ws.send_text(json.dumps(ev))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            closed = True
+
+    config = SessionConfig(type="transcription" if transcription else "realtime",
+                           instructions=state.config.instructions, history_tokens=state.config.history_tokens)
+    session = Session(state.stack, state.scheduler, send, config)
+    session.vocabulary = state.vocabulary
+    conn = Connection(ws, state, session, model)
+    await session.start()
+    session.control(conn.session_event("session.created"))
+    try:
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                break
+            text = msg.get("text")
+            if text is None:
+                session.control(error_event("binary frames are not supported; send JSON text events",
+                                            code="invalid_event"))
+                continue
+            if len(text) > state.config.max_message_bytes:
+                session.control(error_event(
+                    f"message of {len(text)} bytes exceeds the limit of {state.config.max_message_bytes} bytes",
+                    code="message_too_large"))
+                continue
+            try:
+                await conn.handle(text)
+            except VoxloopError as e:
+                session.error(e, getattr(e, "event_id", None))
+            except Exception:  # a bug must not kill the connection
+                logger.exception("error handling a realtime event")
+                session.control(error_event("internal error handling this event", code="internal_error",
+                                            type_="server_error"))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        closed = True
+        await session.aclose()
+        state.scheduler.close_stream()
+        state.release_session()

@@ -1,0 +1,47 @@
+"""Per-session settings (what ``session.update`` changes). Typed and frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+__all__ = ["SessionConfig", "TranscriptionConfig", "TurnDetection"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnDetection:
+    threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_duration_ms: int = 500
+    create_response: bool = True
+    interrupt_response: bool = True
+    # voxloop extensions
+    min_speech_ms: int = 150  # shorter sounds neither start a turn nor interrupt the bot
+    speculative_ms: int = 200  # silence after which the reply starts speculatively (0 = off)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionConfig:
+    model: str = "whisper"
+    language: str | None = None
+    prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    type: Literal["realtime", "transcription"] = "realtime"
+    instructions: str = ""
+    output_modalities: tuple[str, ...] = ("audio",)
+    input_rate: int = 24000
+    output_rate: int = 24000
+    turn_detection: TurnDetection | None = field(default_factory=TurnDetection)
+    transcription: TranscriptionConfig | None = field(default_factory=TranscriptionConfig)
+    voice: str = "joe"
+    speed: float = 1.0
+    max_output_tokens: int = 200
+    temperature: float = 0.7
+    history_tokens: int = 1200
+    hotwords: tuple[str, ...] = ()
+
+    def with_(self, **changes: object) -> SessionConfig:
+        return replace(self, **changes)  # type: ignore[arg-type]

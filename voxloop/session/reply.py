@@ -1,0 +1,269 @@
+"""One assistant reply: LLM stream → clause chunker → TTS stream → paced audio out.
+
+A reply is a cancellable unit with a *gate*: a speculative reply runs (LLM, TTS) before the
+user's turn is confirmed, holding its events; ``open_gate`` releases them in order. It keeps
+the audio offset of every clause it sent, so a barge-in keeps in history only what was heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from voxloop.audio.pcm import float_to_pcm16
+from voxloop.engines.base import ChatMessage, LLMEngine, LLMOptions, TTSEngine, TTSOptions
+from voxloop.session.events import event, message_item, new_id
+from voxloop.session.outbox import Outbox
+
+__all__ = ["Reply", "ReplyMetrics"]
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+DELTA_SECONDS = 0.1  # audio per response.output_audio.delta
+
+
+@dataclass(slots=True)
+class ReplyMetrics:
+    speech_end_wall: float | None = None  # monotonic time the user stopped speaking
+    asr_final_ms: float | None = None
+    llm_first_token_ms: float | None = None
+    tts_first_chunk_ms: float | None = None
+    voice_to_voice_ms: float | None = None
+    barge_in_stop_ms: float | None = None
+    speculative: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 1)
+
+        return {
+            "voice_to_voice_ms": r(self.voice_to_voice_ms),
+            "asr_final_ms": r(self.asr_final_ms),
+            "llm_first_token_ms": r(self.llm_first_token_ms),
+            "tts_first_chunk_ms": r(self.tts_first_chunk_ms),
+            "barge_in_stop_ms": r(self.barge_in_stop_ms),
+            "speculative": self.speculative,
+        }
+
+
+@dataclass(slots=True)
+class _Clause:
+    start: float  # seconds into this reply's audio
+    text: str
+
+
+@dataclass
+class Reply:
+    outbox: Outbox
+    llm: LLMEngine
+    tts: TTSEngine
+    messages: Sequence[ChatMessage]
+    llm_options: LLMOptions
+    tts_options: TTSOptions
+    audio_out: bool = True
+    output_rate: int = 24000
+    id: str = field(default_factory=lambda: new_id("resp"))
+    item_id: str = field(default_factory=lambda: new_id("item"))
+    metrics: ReplyMetrics = field(default_factory=ReplyMetrics)
+    on_gate_open: Callable[[Reply], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.gate_open = False
+        self._held: list[tuple[Event, float]] = []
+        self.text = ""  # everything the LLM produced
+        self.clauses: list[_Clause] = []
+        self.queued_audio = 0.0  # seconds handed to the outbox (or held)
+        self.sent_audio = 0.0  # seconds actually sent to the client
+        self.first_sent: float | None = None
+        self.last_sent: float | None = None
+        self.finished = False  # the pipeline ended (all events queued)
+        self.status = "in_progress"
+        self.llm_tokens = 0
+        self.done_sent = False  # response.done went out to the client
+        self.played_seconds_hint = 0.0
+
+    # -- output ----------------------------------------------------------------------
+    def _emit(self, ev: Event, seconds: float = 0.0) -> None:
+        if self.gate_open:
+            self.outbox.media(ev, self.id, seconds)
+        else:
+            self._held.append((ev, seconds))
+
+    def open_gate(self) -> None:
+        if self.gate_open:
+            return
+        self.gate_open = True
+        if self.on_gate_open is not None:
+            self.on_gate_open(self)
+        for ev, seconds in self._held:
+            self.outbox.media(ev, self.id, seconds)
+        self._held.clear()
+
+    def on_media_sent(self, seconds: float, at: float) -> None:
+        if seconds <= 0:
+            return
+        if self.first_sent is None:
+            self.first_sent = at
+            if self.metrics.speech_end_wall is not None:
+                self.metrics.voice_to_voice_ms = 1000 * (at - self.metrics.speech_end_wall)
+        self.last_sent = at
+        self.sent_audio += seconds
+
+    def heard_text(self, unplayed_seconds: float) -> str:
+        """The text of the audio the client has played (sent minus still buffered)."""
+        if not self.audio_out:
+            return self.text
+        played = max(0.0, self.sent_audio - max(0.0, unplayed_seconds))
+        parts: list[str] = []
+        for i, clause in enumerate(self.clauses):
+            if clause.start >= played:
+                break
+            end = self.clauses[i + 1].start if i + 1 < len(self.clauses) else self.sent_audio
+            if end <= played or end <= clause.start:
+                parts.append(clause.text)
+            else:  # cut inside this clause: keep the share of words already spoken
+                words = clause.text.split()
+                keep = max(1, int(len(words) * (played - clause.start) / (end - clause.start)))
+                parts.append(" ".join(words[:keep]))
+        return " ".join(p.strip() for p in parts if p.strip())
+
+    # -- events ----------------------------------------------------------------------
+    def response_object(self, status: str, output_text: str | None = None) -> dict[str, Any]:
+        output = []
+        if output_text is not None:
+            output = [message_item(self.item_id, "assistant", output_text,
+                                   status="completed" if status == "completed" else "incomplete",
+                                   audio=self.audio_out)]
+        return {
+            "id": self.id, "object": "realtime.response", "status": status,
+            "status_details": None if status != "cancelled" else {"type": "cancelled", "reason": "turn_detected"},
+            "output": output, "output_modalities": ["audio" if self.audio_out else "text"],
+            "conversation_id": "conv_default",
+            "usage": {"output_tokens": self.llm_tokens, "input_tokens": 0, "total_tokens": self.llm_tokens},
+        }
+
+    def _part_ids(self) -> dict[str, Any]:
+        return {"response_id": self.id, "item_id": self.item_id, "output_index": 0, "content_index": 0}
+
+    # -- the pipeline ----------------------------------------------------------------
+    async def run(self) -> None:
+        """Produce the whole reply. Cancel the task to interrupt it."""
+        self._emit(event("response.created", response=self.response_object("in_progress")))
+        item = message_item(self.item_id, "assistant", "", status="in_progress", audio=self.audio_out)
+        self._emit(event("response.output_item.added", response_id=self.id, output_index=0, item=item))
+        self._emit(event("conversation.item.added", item=item, previous_item_id=None))
+        part = {"type": "audio", "transcript": ""} if self.audio_out else {"type": "text", "text": ""}
+        self._emit(event("response.content_part.added", **self._part_ids(), part=part))
+        if self.audio_out:
+            await self._run_audio()
+        else:
+            await self._run_text()
+        self._finish_events()
+
+    async def _run_text(self) -> None:
+        t0 = time.monotonic()
+        stream = self.llm.chat(self.messages, self.llm_options)
+        try:
+            async for delta in stream:
+                if self.metrics.llm_first_token_ms is None:
+                    self.metrics.llm_first_token_ms = 1000 * (time.monotonic() - t0)
+                self.text += delta
+                self._emit(event("response.output_text.delta", **self._part_ids(), delta=delta))
+        finally:
+            self.llm_tokens = stream.tokens
+            await stream.aclose()
+
+    async def _run_audio(self) -> None:
+        from voxloop.engines.tts.stream import tts_stream
+
+        t0 = time.monotonic()
+        llm = self.llm.chat(self.messages, self.llm_options)
+        tts = tts_stream(self.tts, self.tts_options, sample_rate=self.output_rate)
+
+        async def pump() -> None:
+            try:
+                async for delta in llm:
+                    if self.metrics.llm_first_token_ms is None:
+                        self.metrics.llm_first_token_ms = 1000 * (time.monotonic() - t0)
+                    self.text += delta
+                    tts.push(delta)
+            finally:
+                self.llm_tokens = llm.tokens
+                tts.end_input()
+
+        pump_task = asyncio.get_running_loop().create_task(pump(), name=f"reply-{self.id}:llm")
+        try:
+            async for chunk in tts:
+                if self.metrics.tts_first_chunk_ms is None and self.metrics.llm_first_token_ms is not None:
+                    self.metrics.tts_first_chunk_ms = 1000 * (time.monotonic() - t0) - self.metrics.llm_first_token_ms
+                if chunk.text.strip():
+                    self.clauses.append(_Clause(self.queued_audio, chunk.text.strip()))
+                    spoken = (" " if len(self.clauses) > 1 else "") + chunk.text.strip()
+                    self._emit(event("response.output_audio_transcript.delta", **self._part_ids(), delta=spoken))
+                self._emit_audio(chunk.audio.samples, chunk.audio.sample_rate)
+            await pump_task  # surfaces LLM errors
+        finally:
+            if not pump_task.done():
+                pump_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await pump_task
+            await tts.aclose()
+            await llm.aclose()
+
+    def _emit_audio(self, samples: Any, rate: int) -> None:
+        step = int(DELTA_SECONDS * rate)
+        import base64
+
+        for i in range(0, len(samples), step):
+            piece = samples[i : i + step]
+            seconds = len(piece) / rate
+            self.queued_audio += seconds
+            self._emit(event("response.output_audio.delta", **self._part_ids(),
+                             delta=base64.b64encode(float_to_pcm16(piece)).decode("ascii")), seconds)
+
+    def transcript(self) -> str:
+        return " ".join(c.text for c in self.clauses) if self.audio_out else self.text
+
+    def _finish_events(self) -> None:
+        text = self.transcript()
+        ids = self._part_ids()
+        if self.audio_out:
+            self._emit(event("response.output_audio.done", **ids))
+            self._emit(event("response.output_audio_transcript.done", **ids, transcript=text))
+            part = {"type": "audio", "transcript": text}
+        else:
+            self._emit(event("response.output_text.done", **ids, text=text))
+            part = {"type": "text", "text": text}
+        self._emit(event("response.content_part.done", **ids, part=part))
+        item = message_item(self.item_id, "assistant", text, audio=self.audio_out)
+        self._emit(event("response.output_item.done", response_id=self.id, output_index=0, item=item))
+        self._emit(event("conversation.item.done", item=item))
+        self.status = "completed"
+        self._emit(event("response.done", response=self.response_object("completed", text)))
+        self.finished = True
+
+    def cancel_events(self, heard: str, *, include_done: bool) -> list[Event]:
+        """Control events that close an interrupted reply (sent ahead of any media)."""
+        ids = self._part_ids()
+        events = [event("output_audio_buffer.cleared", response_id=self.id)]
+        if include_done:
+            if self.audio_out:
+                events.append(event("response.output_audio.done", **ids))
+                events.append(event("response.output_audio_transcript.done", **ids, transcript=heard))
+            else:
+                events.append(event("response.output_text.done", **ids, text=heard))
+        if self.audio_out:
+            events.append(event("conversation.item.truncated", item_id=self.item_id, content_index=0,
+                                audio_end_ms=int(1000 * self.played_seconds_hint)))
+        if include_done:
+            item = message_item(self.item_id, "assistant", heard, status="incomplete", audio=self.audio_out)
+            events.append(event("response.output_item.done", response_id=self.id, output_index=0, item=item))
+            events.append(event("response.done", response=self.response_object("cancelled", heard)))
+        self.status = "cancelled"
+        return events

@@ -1,0 +1,458 @@
+"""The duplex session: audio in → VAD → partials → end of turn → reply → paced audio out.
+
+One ``Session`` per connection. It owns a task set (sender, VAD loop, partials, turns,
+replies), all named and cancelled on ``aclose``. Barge-in cancels the reply's task tree, drops
+its queued audio, tells the client to flush, and truncates history to what was heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from voxloop.aio import TaskSet, cancel_and_wait
+from voxloop.audio.pcm import Audio, Float32Array, StreamResampler, pcm16_to_float
+from voxloop.dialogue.history import Conversation
+from voxloop.engines.base import (
+    ChatMessage,
+    LLMOptions,
+    TranscribeOptions,
+    TTSOptions,
+    VADEvent,
+    VADOptions,
+)
+from voxloop.engines.stack import EngineStack
+from voxloop.errors import InvalidRequest, VoxloopError
+from voxloop.session.config import SessionConfig
+from voxloop.session.events import error_event, event, message_item, new_id
+from voxloop.session.outbox import Media, Outbox
+from voxloop.session.reply import Reply
+from voxloop.session.transcriber import ASRScheduler, PartialTranscriber
+
+__all__ = ["Session"]
+
+logger = logging.getLogger(__name__)
+Event = dict[str, Any]
+RATE = 16000
+MAX_BUFFER_SECONDS = 600.0
+
+
+class InputBuffer:
+    """16 kHz input audio addressed by absolute stream time (seconds)."""
+
+    def __init__(self) -> None:
+        self._chunks: list[Float32Array] = []
+        self.start = 0.0  # absolute time of the first kept sample
+        self.end = 0.0  # absolute time after the last sample
+
+    def append(self, x: Float32Array) -> None:
+        if len(x):
+            self._chunks.append(x)
+            self.end += len(x) / RATE
+
+    def samples(self, since: float | None = None) -> Float32Array:
+        data = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
+        if len(self._chunks) > 1:
+            self._chunks = [data]
+        if since is None or since <= self.start:
+            return data
+        return data[int((since - self.start) * RATE) :]
+
+    def drop_before(self, t: float) -> None:
+        if t <= self.start:
+            return
+        data = self.samples(t)
+        self._chunks = [data] if len(data) else []
+        self.start = min(t, self.end)
+
+    def clear(self) -> None:
+        self._chunks = []
+        self.start = self.end
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@dataclass
+class Turn:
+    item_id: str
+    audio: Audio
+    speculative: bool
+    confirmed: asyncio.Event = field(default_factory=asyncio.Event)
+    speech_end_wall: float | None = None
+    task: asyncio.Task[None] | None = None
+    reply: Reply | None = None
+    create_response: bool = True
+
+
+class Session:
+    def __init__(self, stack: EngineStack, scheduler: ASRScheduler, send: Callable[[Event], Awaitable[None]],
+                 config: SessionConfig) -> None:
+        self.id = new_id("sess")
+        self.stack = stack
+        self.scheduler = scheduler
+        self.config = config
+        self.outbox = Outbox(send)
+        self.outbox.on_media_sent = self._on_media_sent
+        self.conversation = Conversation(config.instructions)
+        self.vocabulary: Any = None  # optional voxloop.dialogue.vocabulary.Vocabulary
+        self._tasks = TaskSet(self.id)
+        self._vad: Any = None
+        self._vad_task: asyncio.Task[None] | None = None
+        self._input = InputBuffer()
+        self._resampler = StreamResampler(config.input_rate, RATE)
+        self._last_append = time.monotonic()
+        self._utt_item: str | None = None
+        self._utt_start = 0.0
+        self._onset_wall = 0.0
+        self._partial_task: asyncio.Task[None] | None = None
+        self._turn: Turn | None = None
+        self._reply: Reply | None = None
+        self._reply_task: asyncio.Task[None] | None = None
+        self._replies: dict[str, Reply] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._tasks.spawn(self.outbox.run(), "sender")
+        self._restart_vad()
+
+    async def aclose(self) -> None:
+        await self._close_vad()
+        await self._tasks.aclose()
+
+    def control(self, ev: Event) -> None:
+        self.outbox.control(ev)
+
+    def error(self, err: VoxloopError, event_id: str | None = None) -> None:
+        self.control(error_event(err.message, code=err.code, param=getattr(err, "param", None),
+                                 type_="invalid_request_error" if err.http_status < 500 else "server_error",
+                                 event_id=event_id))
+
+    # ------------------------------------------------------------------ configuration
+    def apply_config(self, config: SessionConfig) -> None:
+        old = self.config
+        self.config = config
+        self.conversation.instructions = config.instructions
+        if config.input_rate != old.input_rate:
+            self._resampler = StreamResampler(config.input_rate, RATE)
+        if config.turn_detection != old.turn_detection:
+            self._restart_vad()
+
+    def _vad_options(self) -> VADOptions | None:
+        td = self.config.turn_detection
+        if td is None:
+            return None
+        spec = td.speculative_ms if self.config.type == "realtime" and td.create_response else 0
+        return VADOptions(threshold=td.threshold, min_speech_ms=td.min_speech_ms,
+                          min_silence_ms=td.silence_duration_ms, prefix_padding_ms=td.prefix_padding_ms,
+                          pause_ms=spec if 0 < spec < td.silence_duration_ms else 0)
+
+    def _restart_vad(self) -> None:
+        old, old_task = self._vad, self._vad_task
+        self._vad = self._vad_task = None
+        if old is not None:
+            self._tasks.spawn(self._close_stream(old, old_task), "vad-close")
+        options = self._vad_options()
+        if options is None:
+            return
+        self._vad = self.stack.vad.stream(options)
+        self._vad_offset = self._input.end  # VAD times are relative to this stream's start
+        self._vad_task = self._tasks.spawn(self._vad_loop(self._vad), "vad")
+
+    @staticmethod
+    async def _close_stream(stream: Any, task: asyncio.Task[None] | None) -> None:
+        await stream.aclose()
+        await cancel_and_wait(task)
+
+    async def _close_vad(self) -> None:
+        if self._vad is not None:
+            await self._close_stream(self._vad, self._vad_task)
+            self._vad = self._vad_task = None
+
+    # ------------------------------------------------------------------ input audio
+    def append_audio(self, pcm: bytes) -> None:
+        try:
+            x = pcm16_to_float(pcm)
+        except ValueError as e:
+            raise InvalidRequest(str(e), param="audio", code="invalid_audio") from e
+        if self._input.seconds > MAX_BUFFER_SECONDS:
+            raise InvalidRequest("input audio buffer is full: commit or clear it", code="input_buffer_full")
+        x16 = self._resampler.push(x)
+        self._input.append(x16)
+        self._last_append = time.monotonic()
+        if self._vad is not None:
+            self._vad.push(x16)
+
+    def _wall(self, stream_time: float) -> float:
+        """Monotonic time at which the sample at absolute ``stream_time`` arrived (real-time input)."""
+        return self._last_append - max(0.0, self._input.end - stream_time)
+
+    def clear_input(self) -> None:
+        self._input.clear()
+        self.control(event("input_audio_buffer.cleared"))
+
+    def commit(self) -> None:
+        """Push-to-talk: the buffered audio is the user's turn."""
+        samples = self._input.samples()
+        if len(samples) < RATE // 10:
+            raise InvalidRequest(f"buffer too small: {1000 * len(samples) / RATE:.0f} ms of audio, need at "
+                                 "least 100 ms", code="input_audio_buffer_commit_empty")
+        self._input.clear()
+        item_id = self._utt_item or new_id("item")
+        self._utt_item = None
+        self._stop_partials()
+        td = self.config.turn_detection
+        self._commit_events(item_id)
+        turn = Turn(item_id, Audio(samples, RATE), speculative=False,
+                    create_response=td is not None and td.create_response)
+        turn.speech_end_wall = time.monotonic()
+        self._start_turn(turn)
+        turn.confirmed.set()
+
+    def _commit_events(self, item_id: str) -> None:
+        self.control(event("input_audio_buffer.committed", item_id=item_id, previous_item_id=None))
+        item = message_item(item_id, "user", "", status="in_progress", audio=True)
+        self.control(event("conversation.item.added", item=item, previous_item_id=None))
+
+    # ------------------------------------------------------------------ VAD events
+    async def _vad_loop(self, stream: Any) -> None:
+        try:
+            async for ev in stream:
+                await self._on_vad(ev)
+        except VoxloopError as e:
+            self.error(e)
+
+    async def _on_vad(self, ev: VADEvent) -> None:
+        offset = self._vad_offset
+        if ev.kind == "start":
+            td = self.config.turn_detection
+            self._utt_item = new_id("item")
+            self._utt_start = offset + max(0.0, ev.time - (td.prefix_padding_ms / 1000 if td else 0.3))
+            self._onset_wall = self._wall(offset + ev.time)
+            self.control(event("input_audio_buffer.speech_started", audio_start_ms=int(1000 * (offset + ev.time)),
+                               item_id=self._utt_item))
+            if td is not None and td.interrupt_response:
+                await self.interrupt(self._onset_wall)
+            self._start_partials()
+        elif ev.kind == "pause" and ev.audio is not None and self._utt_item:
+            self._cancel_turn()
+            turn = Turn(self._utt_item, ev.audio, speculative=True)
+            self._start_turn(turn)
+        elif ev.kind == "resume":
+            self._cancel_turn()
+        elif ev.kind == "end" and ev.audio is not None and self._utt_item:
+            item_id, self._utt_item = self._utt_item, None
+            self._stop_partials()
+            end = offset + ev.time
+            self.control(event("input_audio_buffer.speech_stopped", audio_end_ms=int(1000 * end), item_id=item_id))
+            self._commit_events(item_id)
+            turn = self._turn if self._turn is not None and self._turn.speculative and \
+                self._turn.item_id == item_id else None
+            if turn is None:
+                turn = Turn(item_id, ev.audio, speculative=False)
+                self._start_turn(turn)
+            turn.speech_end_wall = self._wall(end)
+            turn.confirmed.set()
+            self._input.drop_before(end)
+
+    # ------------------------------------------------------------------ partials
+    def _start_partials(self) -> None:
+        self._stop_partials()
+        if self.config.transcription is None or self._utt_item is None:
+            return
+        item_id, start = self._utt_item, self._utt_start
+
+        def on_delta(delta: str) -> None:
+            self.control(event("conversation.item.input_audio_transcription.delta", item_id=item_id,
+                               content_index=0, delta=delta))
+
+        partials = PartialTranscriber(self.scheduler, self._transcribe_options(),
+                                      lambda: self._input.samples(start), on_delta)
+        self._partial_task = self._tasks.spawn(partials.run(), f"partials-{item_id}")
+
+    def _stop_partials(self) -> None:
+        if self._partial_task is not None:
+            self._partial_task.cancel()
+            self._partial_task = None
+
+    def _transcribe_options(self) -> TranscribeOptions:
+        tc = self.config.transcription
+        hot = self.config.hotwords
+        if self.vocabulary is not None:
+            hot = hot + tuple(self.vocabulary.terms)[:40]
+        return TranscribeOptions(language=tc.language if tc else None, prompt=tc.prompt if tc else None,
+                                 hotwords=hot)
+
+    # ------------------------------------------------------------------ turns
+    def _start_turn(self, turn: Turn) -> None:
+        self._turn = turn
+        turn.task = self._tasks.spawn(self._run_turn(turn), f"turn-{turn.item_id}")
+
+    def _cancel_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is None or turn.confirmed.is_set():
+            return
+        if turn.task is not None:
+            turn.task.cancel()
+        if turn.reply is not None and self._reply is turn.reply:
+            self._cancel_reply_task()
+
+    async def _run_turn(self, turn: Turn) -> None:
+        t0 = time.monotonic()
+        try:
+            result = await self.scheduler.transcribe(turn.audio, self._transcribe_options(), final=True)
+        except VoxloopError as e:
+            await turn.confirmed.wait()
+            self.control(event("conversation.item.input_audio_transcription.failed", item_id=turn.item_id,
+                               content_index=0, error={"type": "transcription_error", "code": e.code,
+                                                      "message": e.message}))
+            return
+        text = result.text.strip()
+        if self.vocabulary is not None and text:
+            text = self.vocabulary.correct(text)
+        asr_ms = 1000 * (time.monotonic() - t0)
+        realtime = self.config.type == "realtime"
+        td = self.config.turn_detection
+        wants_reply = realtime and text and turn.create_response and (td is None or td.create_response)
+        if wants_reply:
+            messages = self.conversation.messages(self.config.history_tokens, self.stack.llm.count_tokens)
+            reply = self._new_reply([*messages, ChatMessage("user", text)])
+            reply.metrics.asr_final_ms = asr_ms
+            reply.metrics.speculative = turn.speculative
+            turn.reply = reply
+            self._launch_reply(reply)
+        await turn.confirmed.wait()
+        if self._turn is turn:
+            self._turn = None
+        self.control(event("conversation.item.input_audio_transcription.completed", item_id=turn.item_id,
+                           content_index=0, transcript=text,
+                           usage={"type": "duration", "seconds": round(turn.audio.duration, 2)}))
+        self.conversation.add("user", text, item_id=turn.item_id)
+        self.control(event("conversation.item.done", item=message_item(turn.item_id, "user", text, audio=True)))
+        if turn.reply is not None:
+            turn.reply.metrics.speech_end_wall = turn.speech_end_wall
+            turn.reply.open_gate()
+
+    # ------------------------------------------------------------------ replies
+    def _new_reply(self, messages: list[ChatMessage], **overrides: Any) -> Reply:
+        cfg = self.config
+        modalities = overrides.get("output_modalities") or cfg.output_modalities
+        return Reply(
+            outbox=self.outbox, llm=self.stack.llm, tts=self.stack.tts, messages=messages,
+            llm_options=LLMOptions(max_tokens=overrides.get("max_output_tokens") or cfg.max_output_tokens,
+                                   temperature=cfg.temperature),
+            tts_options=TTSOptions(voice=None, speed=cfg.speed),
+            audio_out="audio" in modalities, output_rate=cfg.output_rate,
+            on_gate_open=lambda r: self.conversation.add("assistant", "", item_id=r.item_id, status="in_progress"),
+        )
+
+    def reply_active(self) -> bool:
+        r = self._reply
+        if r is None:
+            return False
+        running = self._reply_task is not None and not self._reply_task.done()
+        return running or self.outbox.has_media(r.id) or (r.audio_out and self.outbox.client_playing)
+
+    def _launch_reply(self, reply: Reply) -> None:
+        self._reply = reply
+        self._replies[reply.id] = reply
+        self._reply_task = self._tasks.spawn(self._run_reply(reply), f"reply-{reply.id}")
+
+    async def _run_reply(self, reply: Reply) -> None:
+        try:
+            await reply.run()
+        except VoxloopError as e:
+            self.error(e)
+            reply.status = "failed"
+            reply._emit(event("response.done", response=reply.response_object("failed", reply.transcript())))
+        finally:
+            item = self.conversation.get(reply.item_id)
+            if item is not None and reply.status != "cancelled":
+                item.text = reply.transcript()
+                item.status = "completed"
+
+    def create_response(self, instructions: str | None = None, **overrides: Any) -> None:
+        if self.reply_active():
+            raise InvalidRequest("Conversation already has an active response in progress",
+                                 code="conversation_already_has_active_response")
+        pending = self._turn.task if self._turn is not None else None
+        self._tasks.spawn(self._create_response(pending, instructions, overrides), "response-create")
+
+    async def _create_response(self, pending: asyncio.Task[None] | None, instructions: str | None,
+                               overrides: dict[str, Any]) -> None:
+        if pending is not None:
+            await asyncio.wait([pending])
+        messages = self.conversation.messages(self.config.history_tokens, self.stack.llm.count_tokens)
+        if instructions:
+            messages = [ChatMessage("system", instructions), *[m for m in messages if m.role != "system"]]
+        reply = self._new_reply(messages, **overrides)
+        reply.open_gate()
+        self._launch_reply(reply)
+
+    def _cancel_reply_task(self) -> None:
+        if self._reply_task is not None and not self._reply_task.done():
+            self._reply_task.cancel()
+
+    async def interrupt(self, onset_wall: float | None = None) -> bool:
+        """Barge-in or ``response.cancel``: stop the reply now, keep only what was heard."""
+        reply = self._reply
+        if reply is None or not reply.gate_open or not self.reply_active():
+            return False
+        task = self._reply_task
+        await cancel_and_wait(task)
+        now = time.monotonic()
+        self.outbox.drop_media(reply.id)
+        unplayed = max(0.0, self.outbox.play_until - now)
+        reply.played_seconds_hint = max(0.0, reply.sent_audio - unplayed)
+        heard = reply.heard_text(unplayed)
+        self.outbox.reset_playback()
+        for ev in reply.cancel_events(heard, include_done=not reply.done_sent):
+            self.control(ev)
+        self.conversation.truncate(reply.item_id, heard)
+        if onset_wall is not None:
+            reply.metrics.barge_in_stop_ms = 1000 * (now - onset_wall)
+        self._send_metrics(reply)
+        self._replies.pop(reply.id, None)
+        self._reply = None
+        return True
+
+    def truncate_item(self, item_id: str, audio_end_ms: int) -> None:
+        """Client says it played only ``audio_end_ms`` of an assistant item."""
+        item = self.conversation.get(item_id)
+        if item is None:
+            raise InvalidRequest(f"no item with id {item_id!r}", param="item_id", code="item_not_found")
+        if item.role != "assistant":
+            raise InvalidRequest("only assistant items can be truncated", param="item_id")
+        reply = next((r for r in [self._reply, *self._replies.values()] if r is not None and r.item_id == item_id),
+                     None)
+        if reply is not None:
+            played = audio_end_ms / 1000
+            if played > reply.sent_audio + 0.05:
+                raise InvalidRequest(f"audio_end_ms {audio_end_ms} is beyond the audio sent "
+                                     f"({int(1000 * reply.sent_audio)} ms)", param="audio_end_ms")
+            self.conversation.truncate(item_id, reply.heard_text(reply.sent_audio - played))
+        self.control(event("conversation.item.truncated", item_id=item_id, content_index=0,
+                           audio_end_ms=audio_end_ms))
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _on_media_sent(self, media: Media, at: float) -> None:
+        reply = self._replies.get(media.response_id)
+        if reply is None:
+            return
+        reply.on_media_sent(media.seconds, at)
+        if media.event.get("type") == "response.done":
+            reply.done_sent = True
+            self._send_metrics(reply)
+            self._replies.pop(reply.id, None)
+
+    def _send_metrics(self, reply: Reply) -> None:
+        metrics = reply.metrics.as_dict()
+        logger.info("reply %s metrics %s", reply.id, metrics)
+        self.control(event("voxloop.metrics", response_id=reply.id, metrics=metrics))
