@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,7 +45,7 @@ def create_app(stack: EngineStack, config: ServerConfig = ServerConfig(), *, pre
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__, "sessions": state.active_sessions,
-                             "max_sessions": config.max_sessions})
+                             "max_sessions": config.max_sessions, "tasks": len(asyncio.all_tasks())})
 
     routes = [
         Route("/", index),

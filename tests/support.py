@@ -1,0 +1,79 @@
+"""Test support: a real voxloop server in a subprocess, and speech made by Piper."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(*extra: str, timeout: float = 120.0) -> Iterator[str]:
+    """Start ``voxloop serve`` on a free loopback port; yield its base URL (http://127.0.0.1:P)."""
+    port = free_port()
+    log = open(ROOT / f".pytest_cache/server-{port}.log", "w") if (ROOT / ".pytest_cache").exists() else None
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voxloop.cli.main", "-v", "serve", "--port", str(port), *extra],
+        cwd=ROOT, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"voxloop serve exited with {proc.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("voxloop serve did not become healthy")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log:
+            log.close()
+
+
+@functools.lru_cache(maxsize=1)
+def _tts():  # type: ignore[no-untyped-def]
+    from voxloop.engines import create_engine
+
+    engine = create_engine("tts")
+    engine.prewarm()
+    return engine
+
+
+@functools.lru_cache(maxsize=32)
+def speak(text: str, rate: int = 24000) -> np.ndarray:
+    """Piper speaks ``text``; float32 mono at ``rate``."""
+    from voxloop.audio.pcm import Audio
+
+    tts = _tts()
+    samples = np.concatenate(list(tts.synthesize_sync(text))).astype(np.float32)
+    return Audio(samples, tts.sample_rate).to(rate).samples
+
+
+def silence(seconds: float, rate: int = 24000) -> np.ndarray:
+    return np.zeros(int(seconds * rate), np.float32)
