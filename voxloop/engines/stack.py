@@ -25,9 +25,9 @@ class EngineSpecs:
 class EngineStack:
     """Lazily creates each stage's engine on first use; ``prewarm`` loads them all."""
 
-    def __init__(self, specs: EngineSpecs = EngineSpecs()) -> None:
+    def __init__(self, specs: EngineSpecs = EngineSpecs(), engines: dict[str, Engine] | None = None) -> None:
         self.specs = specs
-        self._engines: dict[str, Engine] = {}
+        self._engines: dict[str, Engine] = dict(engines or {})
         self._lock = threading.Lock()
 
     def get(self, stage: str) -> Engine:

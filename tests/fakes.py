@@ -1,0 +1,93 @@
+"""Scripted fake engines for fast unit tests (no models)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+
+import numpy as np
+
+from voxloop.audio.pcm import Audio, Float32Array
+from voxloop.engines.base import (
+    ASREngine,
+    ChatMessage,
+    LLMEngine,
+    LLMOptions,
+    LLMStream,
+    TranscribeOptions,
+    Transcript,
+    TTSEngine,
+    TTSOptions,
+)
+from voxloop.engines.stack import EngineStack
+from voxloop.engines.vad.energy import EnergyVAD
+
+
+class FakeASR(ASREngine):
+    name = "fake"
+
+    def __init__(self, text: str = "hello there") -> None:
+        super().__init__(workers=1)
+        self.text = text
+        self.calls = 0
+
+    def transcribe_sync(self, audio: Audio, options: TranscribeOptions = TranscribeOptions()) -> Transcript:
+        self.calls += 1
+        words = self.text.split()
+        n = max(1, min(len(words), int(audio.duration / 0.3)))
+        return Transcript(" ".join(words[:n]), "en", audio.duration)
+
+
+class FakeLLM(LLMEngine):
+    name = "fake"
+
+    def __init__(self, reply: str = "Sure. Here is a fine answer, with words.", delay: float = 0.005) -> None:
+        super().__init__(workers=1)
+        self.reply = reply
+        self.delay = delay
+        self.generated = 0
+        self.requests: list[Sequence[ChatMessage]] = []
+
+    def chat(self, messages: Sequence[ChatMessage], options: LLMOptions = LLMOptions()) -> LLMStream:
+        self.requests.append(list(messages))
+
+        async def gen() -> AsyncIterator[str]:
+            for word in self.reply.split(" "):
+                await asyncio.sleep(self.delay)
+                self.generated += 1
+                yield word + " "
+
+        return LLMStream(gen())
+
+
+class FakeTTS(TTSEngine):
+    """A 440 Hz tone, ``seconds_per_word`` long per word."""
+
+    name = "fake"
+    sample_rate = 24000
+
+    def __init__(self, seconds_per_word: float = 0.05) -> None:
+        super().__init__(workers=1)
+        self.spw = seconds_per_word
+        self.lock = threading.Lock()
+
+    def synthesize_sync(self, text: str, options: TTSOptions = TTSOptions()) -> Iterator[Float32Array]:
+        n = int(self.sample_rate * self.spw * max(1, len(text.split())))
+        t = np.arange(n) / self.sample_rate
+        yield (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+
+def fake_stack(**kw: object) -> EngineStack:
+    engines = {"vad": EnergyVAD(), "asr": FakeASR(), "llm": FakeLLM(), "tts": FakeTTS()}
+    engines.update(kw)  # type: ignore[arg-type]
+    return EngineStack(engines=engines)  # type: ignore[arg-type]
+
+
+def tone(seconds: float, rate: int = 24000, level: float = 0.3) -> Float32Array:
+    t = np.arange(int(seconds * rate)) / rate
+    return (level * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def quiet(seconds: float, rate: int = 24000) -> Float32Array:
+    return np.zeros(int(seconds * rate), np.float32)

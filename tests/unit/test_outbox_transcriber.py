@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import numpy as np
+
+from tests.fakes import FakeASR
+from voxloop.aio import cancel_and_wait
+from voxloop.audio.pcm import Audio
+from voxloop.engines.base import TranscribeOptions
+from voxloop.session.outbox import Outbox
+from voxloop.session.transcriber import ASRScheduler, PartialTranscriber, agreed_prefix
+
+
+async def test_control_overtakes_queued_media_and_audio_is_paced() -> None:
+    sent: list[tuple[str, float]] = []
+
+    async def send(ev: dict[str, Any]) -> None:
+        sent.append((ev["type"], time.monotonic()))
+
+    box = Outbox(send, lead=0.1)
+    for _ in range(5):
+        box.media({"type": "audio"}, "r1", seconds=0.1)
+    box.control({"type": "control"})
+    task = asyncio.get_running_loop().create_task(box.run())
+    await asyncio.sleep(0.05)
+    assert sent[0][0] == "control"
+    await asyncio.sleep(0.5)
+    await cancel_and_wait(task)
+    audio_times = [t for k, t in sent if k == "audio"]
+    assert len(audio_times) == 5
+    # 0.5 s of audio with a 0.1 s lead cannot all leave at once
+    assert audio_times[-1] - audio_times[0] > 0.2
+
+
+async def test_drop_media_of_one_response() -> None:
+    async def send(ev: dict[str, Any]) -> None:
+        pass
+
+    box = Outbox(send)
+    box.media({"type": "a"}, "r1", 0.1)
+    box.media({"type": "b"}, "r2", 0.1)
+    assert box.drop_media("r1") == 1
+    assert box.has_media("r2") and not box.has_media("r1")
+
+
+def test_agreed_prefix_ignores_case_and_punctuation() -> None:
+    assert agreed_prefix("Hello, world how".split(), "hello world, who".split()) == 2
+    assert agreed_prefix([], ["a"]) == 0
+
+
+async def test_partials_only_emit_agreed_words() -> None:
+    asr = FakeASR("the quick brown fox jumps over the lazy dog")
+    scheduler = ASRScheduler(asr)
+    audio = np.zeros(0, np.float32)
+    deltas: list[str] = []
+    p = PartialTranscriber(scheduler, TranscribeOptions(), lambda: audio, deltas.append, interval=0.01,
+                           min_new_audio=0.01)
+    task = asyncio.get_running_loop().create_task(p.run())
+    for _ in range(12):
+        audio = np.zeros(len(audio) + 4800, np.float32)  # +0.3 s: one more word per decode
+        await asyncio.sleep(0.06)
+    await cancel_and_wait(task)
+    text = "".join(deltas).split()
+    assert text == "the quick brown fox jumps over the lazy dog".split()[: len(text)]
+    assert len(text) >= 3
+
+
+async def test_scheduler_capacity_and_priority() -> None:
+    from voxloop.errors import OverloadedError
+
+    scheduler = ASRScheduler(FakeASR(), slots=1, max_streams=1)
+    scheduler.open_stream()
+    try:
+        scheduler.open_stream()
+        raise AssertionError("expected OverloadedError")
+    except OverloadedError as e:
+        assert e.retryable
+    scheduler.close_stream()
+    results = await asyncio.gather(*[scheduler.transcribe(Audio(np.zeros(16000, np.float32), 16000),
+                                                          TranscribeOptions(), final=i % 2 == 0) for i in range(4)])
+    assert all(r.text for r in results)

@@ -1,0 +1,149 @@
+"""The duplex session with scripted fakes: turns, speculation, barge-in, ordering."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.fakes import FakeLLM, FakeTTS, fake_stack, quiet, tone
+from voxloop.audio.pcm import float_to_pcm16
+from voxloop.session.config import SessionConfig, TurnDetection
+from voxloop.session.session import Session
+from voxloop.session.transcriber import ASRScheduler
+
+
+class Harness:
+    def __init__(self, config: SessionConfig | None = None, **engines: Any) -> None:
+        self.stack = fake_stack(**engines)
+        self.events: list[dict[str, Any]] = []
+        self.got = asyncio.Event()
+
+        async def send(ev: dict[str, Any]) -> None:
+            self.events.append(ev)
+            self.got.set()
+
+        self.session = Session(self.stack, ASRScheduler(self.stack.asr), send, config or SessionConfig())
+
+    async def feed(self, samples: Any, chunk: float = 0.1) -> None:
+        step = int(24000 * chunk)
+        for i in range(0, len(samples), step):
+            self.session.append_audio(float_to_pcm16(samples[i : i + step]))
+            await asyncio.sleep(0.002)
+
+    async def until(self, pred: Any, timeout: float = 10.0) -> dict[str, Any]:
+        async def wait() -> dict[str, Any]:
+            seen = 0
+            while True:
+                for ev in self.events[seen:]:
+                    if pred(ev):
+                        return ev
+                seen = len(self.events)
+                self.got.clear()
+                await self.got.wait()
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.events]
+
+
+@pytest.fixture
+async def h() -> Any:
+    harness = Harness()
+    await harness.session.start()
+    yield harness
+    await harness.session.aclose()
+
+
+async def test_a_spoken_turn_gets_a_reply_in_protocol_order(h: Harness) -> None:
+    await h.feed(quiet(0.3))
+    await h.feed(tone(1.0))
+    await h.feed(quiet(1.0))
+    done = await h.until(lambda e: e["type"] == "response.done")
+    assert done["response"]["status"] == "completed"
+    t = h.types()
+    order = ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+             "input_audio_buffer.committed", "conversation.item.input_audio_transcription.completed",
+             "response.created", "response.output_audio.delta", "response.output_audio.done", "response.done"]
+    assert [t.index(x) for x in order] == sorted(t.index(x) for x in order)
+    assert h.session.conversation.items[0].role == "user"
+    assert h.session.conversation.items[1].text.startswith("Sure.")
+
+
+async def test_speculative_reply_is_discarded_when_the_user_goes_on(h: Harness) -> None:
+    await h.feed(tone(0.6))
+    await h.feed(quiet(0.3))  # > speculative 200 ms, < 500 ms silence: a tentative end
+    await h.feed(tone(0.6))  # the user resumes
+    await h.feed(quiet(1.0))
+    await h.until(lambda e: e["type"] == "response.done")
+    await asyncio.sleep(0.2)
+    assert h.types().count("response.created") == 1
+    assert h.types().count("input_audio_buffer.speech_stopped") == 1
+    completed = [e for e in h.events if e["type"] == "conversation.item.input_audio_transcription.completed"]
+    assert len(completed) == 1
+
+
+async def test_barge_in_cancels_flushes_and_truncates() -> None:
+    h = Harness(tts=FakeTTS(seconds_per_word=0.4), llm=FakeLLM("one two three four five six seven eight. " * 3))
+    await h.session.start()
+    try:
+        await h.feed(tone(0.8))
+        await h.feed(quiet(0.8))
+        created = await h.until(lambda e: e["type"] == "response.created")
+        rid = created["response"]["id"]
+        await h.until(lambda e: e["type"] == "response.output_audio.delta")
+        await asyncio.sleep(0.5)
+        await h.feed(tone(0.5))  # the user talks over the bot
+        done = await h.until(lambda e: e["type"] == "response.done")
+        assert done["response"]["status"] == "cancelled"
+        t = h.types()
+        assert t.index("input_audio_buffer.speech_started", t.index("response.created")) < t.index("response.done")
+        assert "output_audio_buffer.cleared" in t and "conversation.item.truncated" in t
+        await asyncio.sleep(0.5)
+        after = h.events[t.index("response.done") + 1 :]
+        assert not [e for e in after if e["type"] == "response.output_audio.delta" and e["response_id"] == rid]
+        item = h.session.conversation.get(created["response"]["id"]) or h.session.conversation.items[-1]
+        heard = item.text
+        assert len(heard.split()) < 24  # only what was played, not the whole reply
+        assert item.status == "incomplete"
+    finally:
+        await h.session.aclose()
+
+
+async def test_push_to_talk_commit_then_response_create() -> None:
+    h = Harness(SessionConfig(turn_detection=None))
+    await h.session.start()
+    try:
+        await h.feed(tone(1.0))
+        h.session.commit()
+        h.session.create_response()
+        done = await h.until(lambda e: e["type"] == "response.done")
+        assert done["response"]["status"] == "completed"
+        assert "input_audio_buffer.speech_started" not in h.types()
+        llm = h.stack.llm
+        assert isinstance(llm, FakeLLM) and llm.requests[-1][-1].role == "user"
+    finally:
+        await h.session.aclose()
+
+
+async def test_short_noise_does_not_start_a_turn(h: Harness) -> None:
+    await h.feed(tone(0.06))
+    await h.feed(quiet(1.0))
+    await asyncio.sleep(0.2)
+    assert "input_audio_buffer.speech_started" not in h.types()
+
+
+async def test_commit_of_an_empty_buffer_is_an_error(h: Harness) -> None:
+    from voxloop.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest):
+        h.session.commit()
+
+
+async def test_config_changes_turn_detection_live(h: Harness) -> None:
+    h.session.apply_config(h.session.config.with_(turn_detection=TurnDetection(silence_duration_ms=300)))
+    await h.feed(tone(0.8))
+    await h.feed(quiet(0.6))
+    await h.until(lambda e: e["type"] == "input_audio_buffer.speech_stopped")
