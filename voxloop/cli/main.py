@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--instructions", default=_env("INSTRUCTIONS"), help="default system prompt")
     v.add_argument("--max-sessions", type=int, default=int(_env("MAX_SESSIONS", "16") or 16))
     v.add_argument("--no-prewarm", action="store_true", help="load models on first use")
+    v.add_argument("--vocabulary", default=_env("VOCABULARY"), metavar="FILE",
+                   help="domain vocabulary, one term per line: corrects near-miss spellings in transcripts")
     _add_engine_flags(v, ("vad", "asr", "llm", "tts"))
     return parser
 
