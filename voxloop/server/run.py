@@ -8,6 +8,7 @@ from typing import Any
 
 from voxloop.engines.registry import DEFAULTS, parse_spec
 from voxloop.engines.stack import EngineSpecs, EngineStack
+from voxloop.errors import InvalidRequest
 from voxloop.server.config import ServerConfig
 
 __all__ = ["serve"]
@@ -51,7 +52,10 @@ def serve(args: argparse.Namespace) -> int:
     if args.vocabulary:
         from voxloop.dialogue.vocabulary import Vocabulary
 
-        app.state.voxloop.vocabulary = Vocabulary.from_file(args.vocabulary)
+        try:
+            app.state.voxloop.vocabulary = Vocabulary.from_file(args.vocabulary)
+        except OSError as e:
+            raise InvalidRequest(f"{args.vocabulary}: cannot read vocabulary ({e.strerror or e})") from e
     print(f"voxloop listening on http://{args.host}:{args.port}  (browser client at /, "
           f"realtime at ws://{args.host}:{args.port}/v1/realtime)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
