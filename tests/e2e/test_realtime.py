@@ -123,7 +123,7 @@ async def test_barge_in_cancels_the_reply_and_truncates_history(server: str) -> 
         # the user talks over the bot
         c.stream_audio(np.concatenate([speak("Stop. Wait a moment please."), silence(1.0)]), speed=1.0)
         await c.until(lambda e: e["type"] == "input_audio_buffer.speech_started")
-        done = await c.until(lambda e: e["type"] == "response.done" and e["response"]["id"] == rid)
+        done = await c.until(lambda e: e["type"] == "response.done" and e["response"]["id"] == rid)  # noqa: B023
         assert done["response"]["status"] == "cancelled"
         types = [e["type"] for e in c.events]
         assert "output_audio_buffer.cleared" in types
@@ -149,7 +149,7 @@ async def _drain(c: Client, seconds: float) -> list[dict[str, Any]]:
     while (left := end - time.monotonic()) > 0:
         try:
             out.append(json.loads(await asyncio.wait_for(c.ws.recv(), left)))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
     c.events.extend(out)
     return out

@@ -6,7 +6,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxloop.audio import Audio, decode_audio, decode_file, read_wav, to_srt, to_vtt, wav_bytes, write_wav
+from voxloop.audio import (
+    Audio,
+    decode_audio,
+    decode_file,
+    read_wav,
+    to_srt,
+    to_vtt,
+    wav_bytes,
+    write_wav,
+)
 from voxloop.dialogue.history import Conversation
 from voxloop.engines.base import Segment
 from voxloop.errors import AudioDecodeError
