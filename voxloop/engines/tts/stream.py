@@ -1,0 +1,117 @@
+"""Streaming TTS: push LLM text deltas, get audio clause by clause.
+
+A :class:`~voxloop.dialogue.chunker.ClauseChunker` cuts the text into clauses; each
+clause is synthesized in order on the engine's executor while more text keeps
+arriving. Every :class:`TTSChunk` says which clause it speaks (on the clause's first
+chunk), so a session can keep in history only the text whose audio was played.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from voxloop.aio import cancel_and_wait, create_named_task
+from voxloop.audio.pcm import Audio, StreamResampler
+from voxloop.dialogue.chunker import ClauseChunker
+from voxloop.engines.base import _END, EngineStream, TTSEngine, TTSOptions, _Flush
+
+__all__ = ["TTSChunk", "TTSStream", "tts_stream"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OPTIONS = TTSOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class TTSChunk:
+    """Audio of one clause, or part of it.
+
+    ``text`` is the clause this audio speaks, set on the clause's first chunk and
+    ``""`` on the chunks that follow it. A clause that produced no audio still gets
+    one chunk (with empty audio) so its text is never lost.
+    """
+
+    audio: Audio
+    text: str
+
+
+class TTSStream(EngineStream[str, TTSChunk]):
+    """push(text delta) / flush() / end_input() / aclose() + ``async for chunk in stream``.
+
+    ``flush()`` speaks the pending text even without a sentence end; ``aclose()``
+    stops at once: no event follows it and the engine stops after its current sentence.
+    """
+
+    def __init__(
+        self,
+        engine: TTSEngine,
+        options: TTSOptions,
+        *,
+        sample_rate: int | None = None,
+        chunker: ClauseChunker | None = None,
+    ) -> None:
+        self._engine = engine
+        self._options = options
+        self.sample_rate = sample_rate or engine.sample_rate
+        self._chunker = chunker or ClauseChunker()
+        super().__init__(f"tts-stream:{engine.name}")
+
+    async def aclose(self) -> None:
+        """Stop synthesis and drop audio not yet consumed: a closed stream yields nothing more."""
+        await super().aclose()
+        while not self._out.empty():
+            self._out.get_nowait()
+        self._out.put_nowait(_END)
+
+    async def _run(self, inputs: AsyncIterator[str | _Flush]) -> None:
+        clauses: asyncio.Queue[str | None] = asyncio.Queue()
+        reader = create_named_task(self._read(inputs, clauses), "tts-stream:read")
+        speaker = create_named_task(self._speak(clauses), "tts-stream:speak")
+        try:
+            done, _ = await asyncio.wait({reader, speaker}, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # re-raise the first failure
+            await speaker  # the reader ended cleanly: let every clause be spoken
+        finally:
+            await cancel_and_wait(reader, speaker)
+
+    async def _read(self, inputs: AsyncIterator[str | _Flush], clauses: asyncio.Queue[str | None]) -> None:
+        async for item in inputs:
+            ready = self._chunker.flush() if isinstance(item, _Flush) else self._chunker.push(item)
+            for clause in ready:
+                clauses.put_nowait(clause)
+        for clause in self._chunker.flush():
+            clauses.put_nowait(clause)
+        clauses.put_nowait(None)
+
+    async def _speak(self, clauses: asyncio.Queue[str | None]) -> None:
+        while (clause := await clauses.get()) is not None:
+            await self._speak_clause(clause)
+
+    async def _speak_clause(self, clause: str) -> None:
+        resampler = StreamResampler(self._engine.sample_rate, self.sample_rate)
+        text = clause  # attached to the first chunk that has audio
+        chunks = self._engine.synthesize(clause, self._options)
+        try:
+            async for audio in chunks:
+                samples = resampler.push(audio.samples)
+                if len(samples):
+                    self._emit(TTSChunk(Audio(samples, self.sample_rate), text))
+                    text = ""
+        finally:
+            aclose = getattr(chunks, "aclose", None)  # async generators: stop the engine now
+            if aclose is not None:
+                await aclose()
+        tail = resampler.push(np.zeros(0, dtype=np.float32), last=True)
+        if len(tail) or text:
+            self._emit(TTSChunk(Audio(tail, self.sample_rate), text))
+
+
+def tts_stream(engine: TTSEngine, options: TTSOptions = DEFAULT_OPTIONS, *, sample_rate: int | None = None) -> TTSStream:
+    """Open a streaming synthesis of text deltas; ``sample_rate`` resamples the output."""
+    return TTSStream(engine, options, sample_rate=sample_rate)
