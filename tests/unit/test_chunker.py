@@ -169,3 +169,21 @@ def test_clean_for_speech() -> None:
     assert clean_for_speech("**Note:** see `x_y` and _this_ | ok |") == "Note: see x_y and this ok"
     assert clean_for_speech("![a cat](cat.png) C# is fine, snake_case too") == "a cat C# is fine, snake_case too"
     assert clean_for_speech("  \n ") == ""
+
+
+def test_early_first_cut_before_a_breath_word() -> None:
+    c = ClauseChunker(first_min_words=5)
+    out: list[str] = []
+    for tok in "The capital of France is Paris which is a beautiful city. It has art.".split(" "):
+        out += c.push(tok + " ")
+    out += c.flush()
+    assert out[0] == "The capital of France is Paris"
+    assert out[1] == "which is a beautiful city."
+
+
+def test_early_first_cut_is_off_by_default_and_short_sentences_stay_whole() -> None:
+    c = ClauseChunker(first_min_words=5)
+    out: list[str] = []
+    for tok in "Paris is the capital of France.".split(" "):
+        out += c.push(tok + " ")
+    assert out + c.flush() == ["Paris is the capital of France."]

@@ -22,6 +22,10 @@ ABBREVIATIONS = frozenset(
     "jan feb mar apr jun jul aug sep sept oct nov dec fig vol pp ca al".split()
 )
 FENCE = "```"
+# Where a long first clause may be cut before punctuation arrives: before these words.
+BREATH_WORDS = frozenset(
+    "and but or so because which that who when while where if with for to in on at as than".split()
+)
 
 _EMOJI = re.compile(
     "["
@@ -64,9 +68,14 @@ class ClauseChunker:
     left (call it at the end of a reply). A new reply needs a new chunker or ``reset()``.
     """
 
-    def __init__(self, *, first_min_chars: int = 12, min_chars: int = 60, max_chars: int = 240) -> None:
+    def __init__(self, *, first_min_chars: int = 12, min_chars: int = 60, max_chars: int = 240,
+                 first_min_words: int = 0, first_max_words: int = 10) -> None:
         if not 0 < first_min_chars <= min_chars < max_chars:
             raise ValueError("need 0 < first_min_chars <= min_chars < max_chars")
+        if not 0 <= first_min_words <= first_max_words:
+            raise ValueError("need 0 <= first_min_words <= first_max_words (0 turns early cuts off)")
+        self.first_min_words = first_min_words
+        self.first_max_words = first_max_words
         self.first_min_chars = first_min_chars
         self.min_chars = min_chars
         self.max_chars = max_chars
@@ -139,12 +148,34 @@ class ClauseChunker:
                 continue
             i += 1
         rest = buf[start:]
+        if self._emitted == 0 and not final and self.first_min_words:
+            cut = self._early_cut(rest)
+            if cut:
+                self._emit(rest[:cut], out)
+                rest = rest[cut:]
         while len(rest) > self.max_chars:  # no boundary for too long: cut at a space
             cut = rest.rfind(" ", 0, self.max_chars)
             cut = cut if cut > 0 else self.max_chars
             self._emit(rest[:cut], out)
             rest = rest[cut:]
         self._buf = rest
+
+    def _early_cut(self, text: str) -> int:
+        """Where to cut a long first clause that has no punctuation yet (0: not yet).
+
+        First audio waits for the first clause, so after ``first_min_words`` words we cut
+        before a conjunction or preposition (a natural breath point), and after
+        ``first_max_words`` at any word boundary. Only complete words (followed by a space)
+        count.
+        """
+        words = [m.start() for m in re.finditer(r"(?<=\s)\S", text)]
+        if len(words) < self.first_min_words:
+            return 0
+        for n in range(self.first_min_words, len(words)):
+            word = re.match(r"\w+", text[words[n] :])
+            if word and word.group(0).lower() in BREATH_WORDS and text.find(" ", words[n]) > 0:
+                return words[n]
+        return words[self.first_max_words] if len(words) > self.first_max_words else 0
 
     def _boundary(self, buf: str, start: int, i: int, final: bool) -> int | None:
         """End index of a clause that ends at ``buf[i]``; ``i`` if none; None if undecided."""
