@@ -76,3 +76,15 @@ def test_truncate_keeps_heard_text() -> None:
     item = conv.add("assistant", "a long reply that was cut")
     assert conv.truncate(item.id, "a long")
     assert conv.get(item.id) is not None and conv.get(item.id).text == "a long"  # type: ignore[union-attr]
+
+
+def test_subtitle_cues_cut_at_sentences_and_length() -> None:
+    from voxloop.audio.subtitles import subtitle_cues
+    from voxloop.engines.base import Word
+
+    text = "Hello there. This is a long sentence that keeps going on and on without any end in sight at all"
+    words = tuple(Word(i * 0.5, i * 0.5 + 0.4, " " + w) for i, w in enumerate(text.split()))
+    cues = subtitle_cues([Segment(0, 20, "x", words=words)], max_chars=40, max_seconds=5)
+    assert cues[0].text == "Hello there."
+    assert all(len(c.text) <= 40 and c.end - c.start <= 5 for c in cues)
+    assert [c.start for c in cues] == sorted(c.start for c in cues)

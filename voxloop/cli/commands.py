@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from voxloop.audio import Audio, decode_file, to_srt, to_vtt, write_wav
+from voxloop.audio.subtitles import subtitle_cues
 from voxloop.engines.base import (
     ASREngine,
     ChatMessage,
@@ -47,9 +48,9 @@ def _render(fmt: str, path: str, tr: Transcript) -> str:
     if fmt == "txt":
         return tr.text + "\n"
     if fmt == "srt":
-        return to_srt(tr.segments)
+        return to_srt(subtitle_cues(tr.segments))
     if fmt == "vtt":
-        return to_vtt(tr.segments)
+        return to_vtt(subtitle_cues(tr.segments))
     return json.dumps({"file": path, **tr.as_dict()}, ensure_ascii=False) + "\n"
 
 
@@ -80,7 +81,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         language=args.language,
         prompt=args.prompt,
         hotwords=tuple(args.hotwords),
-        word_timestamps=args.word_timestamps or args.format == "json",
+        word_timestamps=args.word_timestamps or args.format in ("json", "srt", "vtt"),
         beam_size=args.beam_size,
     )
     out_path = Path(args.output) if args.output else None

@@ -8,6 +8,7 @@ import zlib
 from typing import Any
 
 from voxloop.audio import to_srt, to_vtt
+from voxloop.audio.subtitles import subtitle_cues
 from voxloop.dialogue.vocabulary import Vocabulary
 from voxloop.engines.base import Segment, Transcript, Word
 
@@ -31,9 +32,9 @@ def render(transcript: Transcript, response_format: str, granularities: frozense
     if response_format == "text":
         return transcript.text.strip() + "\n", "text/plain; charset=utf-8"
     if response_format == "srt":
-        return to_srt(transcript.segments), "text/plain; charset=utf-8"
+        return to_srt(subtitle_cues(transcript.segments)), "text/plain; charset=utf-8"
     if response_format == "vtt":
-        return to_vtt(transcript.segments), "text/vtt; charset=utf-8"
+        return to_vtt(subtitle_cues(transcript.segments)), "text/vtt; charset=utf-8"
     if response_format == "verbose_json":
         body = verbose_json(transcript, granularities)
     else:

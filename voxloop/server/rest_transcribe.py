@@ -156,7 +156,8 @@ def _parse_fields(form: FormData, data: bytes, filename: str) -> TranscriptionRe
         language=_text(form, "language") or None,
         prompt=_text(form, "prompt") or None,
         hotwords=hotwords,
-        word_timestamps=response_format == "verbose_json" and "word" in granularities,
+        word_timestamps=(response_format == "verbose_json" and "word" in granularities)
+        or response_format in ("srt", "vtt"),  # subtitle cues are cut at word times
     )
     return TranscriptionRequest(
         data=data,
