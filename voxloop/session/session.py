@@ -117,6 +117,7 @@ class Session:
         self._reply: Reply | None = None
         self._reply_task: asyncio.Task[None] | None = None
         self._replies: dict[str, Reply] = {}
+        self._last_final = ""
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -149,7 +150,9 @@ class Session:
         td = self.config.turn_detection
         if td is None:
             return None
-        spec = td.speculative_ms if self.config.type == "realtime" and td.create_response else 0
+        # speculate on a tentative end of turn: the reply (conversation) or the final decode
+        # (transcription) starts at the pause and is discarded if the user goes on
+        spec = td.speculative_ms if td.create_response or self.config.type == "transcription" else 0
         return VADOptions(threshold=td.threshold, min_speech_ms=td.min_speech_ms,
                           min_silence_ms=td.silence_duration_ms, prefix_padding_ms=td.prefix_padding_ms,
                           pause_ms=spec if 0 < spec < td.silence_duration_ms else 0)
@@ -286,9 +289,12 @@ class Session:
         tc = self.config.transcription
         hot = self.config.hotwords
         if self.vocabulary is not None:
-            hot = hot + tuple(self.vocabulary.terms)[:40]
-        return TranscribeOptions(language=tc.language if tc else None, prompt=tc.prompt if tc else None,
-                                 hotwords=hot)
+            hot = hot + tuple(self.vocabulary.hotwords(400))
+        prompt = tc.prompt if tc else None
+        if self.config.type == "transcription" and self._last_final:
+            # dictation: condition on the previous utterance (spelling, casing, punctuation)
+            prompt = " ".join(p for p in (prompt, self._last_final[-200:]) if p)
+        return TranscribeOptions(language=tc.language if tc else None, prompt=prompt, hotwords=hot)
 
     # ------------------------------------------------------------------ turns
     def _start_turn(self, turn: Turn) -> None:
@@ -335,6 +341,8 @@ class Session:
                            content_index=0, transcript=text,
                            usage={"type": "duration", "seconds": round(turn.audio.duration, 2)}))
         self.conversation.add("user", text, item_id=turn.item_id)
+        if text:
+            self._last_final = text
         self.control(event("conversation.item.done", item=message_item(turn.item_id, "user", text, audio=True)))
         if turn.reply is not None:
             turn.reply.metrics.speech_end_wall = turn.speech_end_wall

@@ -116,8 +116,8 @@ class PartialTranscriber:
         audio: Callable[[], Float32Array],
         on_delta: Callable[[str], None],
         *,
-        interval: float = 0.5,
-        min_new_audio: float = 0.25,
+        interval: float = 0.3,
+        min_new_audio: float = 0.2,
     ) -> None:
         self._scheduler = scheduler
         self._options = options
