@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -e '.[embedded,server,dev]'
+	# Smart Turn v3 (semantic end of turn): only its ONNX file is used, so skip pipecat's deps
+	$(PY) -m pip install -q --no-deps 'pipecat-ai>=0.0.90'
 	touch $(STAMP)
 
 run: setup

@@ -91,3 +91,24 @@ def tone(seconds: float, rate: int = 24000, level: float = 0.3) -> Float32Array:
 
 def quiet(seconds: float, rate: int = 24000) -> Float32Array:
     return np.zeros(int(seconds * rate), np.float32)
+
+
+class FakeTurn:
+    """A turn detector that always (or never) thinks the user is done."""
+
+    stage = "turn"
+    name = "fake"
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+        self.calls = 0
+
+    def prewarm(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    async def probability(self, audio: Audio) -> float:
+        self.calls += 1
+        return self.p

@@ -212,3 +212,20 @@ async def test_push_to_talk_and_text_modality(server: str) -> None:
         assert "sky" in heard
         assert c.of("response.output_text.delta") and not c.of("response.output_audio.delta")
         assert not c.of("input_audio_buffer.speech_started")
+
+
+async def test_semantic_vad_with_smart_turn(server: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("pipecat") is None:
+        pytest.skip("Smart Turn ships in pipecat-ai (make setup installs it)")
+    async for c in connect(server):
+        await c.send("session.update", session={"type": "realtime", "audio": {"input": {
+            "turn_detection": {"type": "semantic_vad", "eagerness": "high"}}}})
+        updated = await c.until(lambda e: e["type"] == "session.updated")
+        assert updated["session"]["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
+        c.stream_audio(np.concatenate([silence(0.3), speak("What is the capital of France?"), silence(2.0)]))
+        done = await c.until(lambda e: e["type"] == "response.done")
+        assert done["response"]["status"] == "completed"
+        heard = c.of("conversation.item.input_audio_transcription.completed")[0]["transcript"].lower()
+        assert "capital" in heard

@@ -147,3 +147,29 @@ async def test_config_changes_turn_detection_live(h: Harness) -> None:
     await h.feed(tone(0.8))
     await h.feed(quiet(0.6))
     await h.until(lambda e: e["type"] == "input_audio_buffer.speech_stopped")
+
+
+@pytest.mark.parametrize("p,early", [(0.9, True), (0.1, False)])
+async def test_semantic_turn_detection_ends_early_only_when_complete(p: float, early: bool) -> None:
+    from tests.fakes import FakeTurn
+
+    turn = FakeTurn(p)
+    td = TurnDetection(semantic=True, silence_duration_ms=1500, semantic_check_ms=300)
+    h = Harness(SessionConfig(turn_detection=td), turn=turn)
+    await h.session.start()
+    try:
+        await h.feed(tone(0.8))
+        await h.feed(quiet(0.6))  # > 200 ms pause, < 1500 ms silence
+        await asyncio.sleep(0.3)
+        assert turn.calls == 1
+        assert ("input_audio_buffer.speech_stopped" in h.types()) == early
+        if early:
+            await h.until(lambda e: e["type"] == "response.done")
+            await h.feed(tone(0.8))  # the user speaks again: a new turn starts
+            await h.until(lambda e: e["type"] == "input_audio_buffer.speech_started" and
+                          h.types().count("input_audio_buffer.speech_started") == 2)
+        else:
+            await h.feed(quiet(1.2))
+            await h.until(lambda e: e["type"] == "input_audio_buffer.speech_stopped")
+    finally:
+        await h.session.aclose()

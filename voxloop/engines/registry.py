@@ -55,9 +55,13 @@ BACKENDS: dict[str, dict[str, Backend]] = {
         "openai": Backend("voxloop.engines.tts.remote", "RemoteTTS", ("httpx",), "",
                           "any OpenAI-compatible /v1/audio/speech server"),
     },
+    "turn": {
+        "smart-turn": Backend("voxloop.engines.turn", "SmartTurn", ("onnxruntime", "pipecat"), "smart-turn",
+                              "Smart Turn v3 semantic end-of-turn (BSD-2), ONNX inside the pipecat-ai wheel"),
+    },
 }
 
-DEFAULTS: dict[str, str] = {"vad": "silero", "asr": "whisper", "llm": "llama", "tts": "piper"}
+DEFAULTS: dict[str, str] = {"vad": "silero", "asr": "whisper", "llm": "llama", "tts": "piper", "turn": "smart-turn"}
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:

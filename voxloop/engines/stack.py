@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from voxloop.engines.base import ASREngine, Engine, LLMEngine, TTSEngine, VADEngine
-from voxloop.engines.registry import DEFAULTS, create_engine
+from voxloop.engines.registry import BACKENDS, DEFAULTS, backend_installed, create_engine, parse_spec
 
 __all__ = ["EngineSpecs", "EngineStack"]
 
@@ -18,6 +18,7 @@ class EngineSpecs:
     asr: str = DEFAULTS["asr"]
     llm: str = DEFAULTS["llm"]
     tts: str = DEFAULTS["tts"]
+    turn: str = DEFAULTS["turn"]
     # per-stage constructor keyword arguments, e.g. {"llm": {"workers": 2}}
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -56,6 +57,15 @@ class EngineStack:
     def prewarm(self, stages: tuple[str, ...] = ("vad", "asr", "llm", "tts")) -> None:
         for stage in stages:
             self.get(stage).prewarm()
+        if "turn" not in stages and self.has("turn"):
+            self.get("turn").prewarm()
+
+    def has(self, stage: str) -> bool:
+        """Whether ``stage``'s backend is available (an optional stage may not be installed)."""
+        if stage in self._engines:
+            return True
+        name = parse_spec(getattr(self.specs, stage))[0]
+        return name in BACKENDS.get(stage, {}) and backend_installed(stage, name)
 
     def close(self) -> None:
         with self._lock:

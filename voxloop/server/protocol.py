@@ -11,6 +11,8 @@ from voxloop.session.config import SessionConfig, TranscriptionConfig, TurnDetec
 __all__ = ["apply_session_update", "session_object"]
 
 _RATES = (8000, 16000, 22050, 24000, 44100, 48000)
+# semantic_vad: the longest silence before a turn the model judged unfinished is closed anyway
+_EAGERNESS = {"high": 800, "medium": 1500, "auto": 1500, "low": 3000}
 
 
 def _obj(value: Any, param: str) -> dict[str, Any]:
@@ -64,10 +66,20 @@ def _turn_detection(value: Any, current: TurnDetection | None) -> TurnDetection 
                              param="turn_detection.type")
     base = current or TurnDetection()
     p = "turn_detection"
+    semantic = kind == "semantic_vad"
+    eagerness = d.get("eagerness") or "auto"
+    if eagerness not in _EAGERNESS:
+        raise InvalidRequest("'turn_detection.eagerness' must be low, medium, high or auto",
+                             param="turn_detection.eagerness")
+    silence = _EAGERNESS[eagerness] if semantic else base.silence_duration_ms
+    if not semantic and base.semantic:
+        silence = TurnDetection().silence_duration_ms
     return TurnDetection(
+        semantic=semantic,
+        eagerness=eagerness,
         threshold=_num(d, "threshold", p, 0.01, 0.99, base.threshold),
         prefix_padding_ms=int(_num(d, "prefix_padding_ms", p, 0, 5000, base.prefix_padding_ms)),
-        silence_duration_ms=int(_num(d, "silence_duration_ms", p, 100, 10000, base.silence_duration_ms)),
+        silence_duration_ms=int(_num(d, "silence_duration_ms", p, 100, 10000, silence)),
         create_response=_bool(d, "create_response", p, base.create_response),
         interrupt_response=_bool(d, "interrupt_response", p, base.interrupt_response),
         min_speech_ms=int(_num(d, "min_speech_ms", p, 32, 5000, base.min_speech_ms)),
@@ -153,6 +165,9 @@ def apply_session_update(cfg: SessionConfig, session: Any, *, beta: bool = False
 def _td_dict(td: TurnDetection | None) -> dict[str, Any] | None:
     if td is None:
         return None
+    if td.semantic:
+        return {"type": "semantic_vad", "eagerness": td.eagerness, "create_response": td.create_response,
+                "interrupt_response": td.interrupt_response, "silence_duration_ms": td.silence_duration_ms}
     return {"type": "server_vad", "threshold": td.threshold, "prefix_padding_ms": td.prefix_padding_ms,
             "silence_duration_ms": td.silence_duration_ms, "create_response": td.create_response,
             "interrupt_response": td.interrupt_response, "idle_timeout_ms": None,

@@ -18,6 +18,12 @@ class TurnDetection:
     # voxloop extensions
     min_speech_ms: int = 150  # shorter sounds neither start a turn nor interrupt the bot
     speculative_ms: int = 200  # silence after which the reply starts speculatively (0 = off)
+    # semantic_vad: Smart Turn decides at the tentative end whether the turn is complete;
+    # if it is, the turn ends there, else it ends after ``silence_duration_ms`` (longer).
+    semantic: bool = False
+    eagerness: str = "auto"
+    semantic_check_ms: int = 500  # silence at which Smart Turn is asked (bench/turn.py)
+    semantic_threshold: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)

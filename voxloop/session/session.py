@@ -11,13 +11,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from voxloop.aio import TaskSet, cancel_and_wait
-from voxloop.audio.pcm import Audio, Float32Array, StreamResampler, pcm16_to_float
+from voxloop.audio.pcm import Audio, StreamResampler, pcm16_to_float
 from voxloop.dialogue.history import Conversation
 from voxloop.engines.base import (
     ChatMessage,
@@ -31,6 +28,7 @@ from voxloop.engines.stack import EngineStack
 from voxloop.errors import InvalidRequest, VoxloopError
 from voxloop.session.config import SessionConfig
 from voxloop.session.events import error_event, event, message_item, new_id
+from voxloop.session.input import RATE, InputBuffer, Turn
 from voxloop.session.outbox import Media, Outbox
 from voxloop.session.reply import Reply
 from voxloop.session.transcriber import ASRScheduler, PartialTranscriber
@@ -39,57 +37,7 @@ __all__ = ["Session"]
 
 logger = logging.getLogger(__name__)
 Event = dict[str, Any]
-RATE = 16000
 MAX_BUFFER_SECONDS = 600.0
-
-
-class InputBuffer:
-    """16 kHz input audio addressed by absolute stream time (seconds)."""
-
-    def __init__(self) -> None:
-        self._chunks: list[Float32Array] = []
-        self.start = 0.0  # absolute time of the first kept sample
-        self.end = 0.0  # absolute time after the last sample
-
-    def append(self, x: Float32Array) -> None:
-        if len(x):
-            self._chunks.append(x)
-            self.end += len(x) / RATE
-
-    def samples(self, since: float | None = None) -> Float32Array:
-        data = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
-        if len(self._chunks) > 1:
-            self._chunks = [data]
-        if since is None or since <= self.start:
-            return data
-        return data[int((since - self.start) * RATE) :]
-
-    def drop_before(self, t: float) -> None:
-        if t <= self.start:
-            return
-        data = self.samples(t)
-        self._chunks = [data] if len(data) else []
-        self.start = min(t, self.end)
-
-    def clear(self) -> None:
-        self._chunks = []
-        self.start = self.end
-
-    @property
-    def seconds(self) -> float:
-        return self.end - self.start
-
-
-@dataclass
-class Turn:
-    item_id: str
-    audio: Audio
-    speculative: bool
-    confirmed: asyncio.Event = field(default_factory=asyncio.Event)
-    speech_end_wall: float | None = None
-    task: asyncio.Task[None] | None = None
-    reply: Reply | None = None
-    create_response: bool = True
 
 
 class Session:
@@ -118,6 +66,7 @@ class Session:
         self._reply_task: asyncio.Task[None] | None = None
         self._replies: dict[str, Reply] = {}
         self._last_final = ""
+        self._semantic_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -138,6 +87,10 @@ class Session:
 
     # ------------------------------------------------------------------ configuration
     def apply_config(self, config: SessionConfig) -> None:
+        td = config.turn_detection
+        if td is not None and td.semantic and not self.stack.has("turn"):
+            raise InvalidRequest("turn_detection semantic_vad needs Smart Turn: pip install 'voxloop[smart-turn]'",
+                                 param="turn_detection.type", code="missing_dependency")
         old = self.config
         self.config = config
         self.conversation.instructions = config.instructions
@@ -248,10 +201,17 @@ class Session:
             self._cancel_turn()
             turn = Turn(self._utt_item, ev.audio, speculative=True)
             self._start_turn(turn)
+            td = self.config.turn_detection
+            if td is not None and td.semantic:
+                wait = max(0.0, (td.semantic_check_ms - td.speculative_ms) / 1000)
+                self._semantic_task = self._tasks.spawn(self._semantic_check(ev, wait, td.semantic_threshold),
+                                                        f"smart-turn-{self._utt_item}")
         elif ev.kind == "resume":
+            self._cancel_semantic()
             self._cancel_turn()
         elif ev.kind == "end" and ev.audio is not None and self._utt_item:
             item_id, self._utt_item = self._utt_item, None
+            self._cancel_semantic()
             self._stop_partials()
             end = offset + ev.time
             self.control(event("input_audio_buffer.speech_stopped", audio_end_ms=int(1000 * end), item_id=item_id))
@@ -264,6 +224,31 @@ class Session:
             turn.speech_end_wall = self._wall(end)
             turn.confirmed.set()
             self._input.drop_before(end)
+
+    async def _semantic_check(self, pause: VADEvent, wait: float, threshold: float) -> None:
+        """After ``wait`` more seconds of silence, ask Smart Turn; end the turn if it is complete."""
+        await asyncio.sleep(wait)
+        assert pause.audio is not None
+        if not await self._turn_complete(pause.audio, threshold) or self._utt_item is None:
+            return
+        self._semantic_task = None  # this task must not cancel itself below
+        if self._vad is not None:
+            self._vad.segmenter.cut()
+        await self._on_vad(VADEvent("end", pause.time, audio=pause.audio, speech_start=pause.speech_start))
+
+    def _cancel_semantic(self) -> None:
+        if self._semantic_task is not None:
+            self._semantic_task.cancel()
+            self._semantic_task = None
+
+    async def _turn_complete(self, audio: Audio, threshold: float = 0.5) -> bool:
+        try:
+            p = await self.stack.get("turn").probability(audio)  # type: ignore[attr-defined]
+        except VoxloopError as e:
+            self.error(e)
+            return False
+        logger.debug("smart turn: p(complete)=%.2f", p)
+        return bool(p > threshold)
 
     # ------------------------------------------------------------------ partials
     def _start_partials(self) -> None:

@@ -105,6 +105,14 @@ class SpeechSegmenter:
         self._utterance = []
         return event
 
+    def cut(self) -> None:
+        """Close the current utterance silently (the caller ended the turn early)."""
+        self._speaking = False
+        self._paused = False
+        self._candidate = 0
+        self._silence = 0
+        self._utterance = []
+
     def finish(self) -> list[VADEvent]:
         """End of input: close an open utterance."""
         if self._speaking:
