@@ -81,14 +81,14 @@ def main() -> None:
         "",
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: nproc {os.cpu_count()}, {platform.processor() or platform.machine()}",
-        f"- command: `.venv/bin/python bench/turn.py`",
+        "- command: `.venv/bin/python bench/turn.py`",
         f"- {len(ends)} English clips of eval-speech; {n_mid} pauses >= 200 ms inside speech (the user is "
         "not done); each clip's end of speech (the user is done)",
         f"- Smart Turn p(complete) at real ends: median {np.median(p_end):.2f}, > 0.5 for "
         f"{early.mean():.0%}; at inner pauses: > 0.5 for "
         f"{(sum(1 for _, p in mids if p > 0.5) / max(1, n_mid)):.0%}",
         "",
-        "| endpointing | users cut off mid-turn (of %d pauses) | wait after a real end, median ms | mean ms |" % n_mid,
+        f"| endpointing | users cut off mid-turn (of {n_mid} pauses) | wait after a real end, median ms | mean ms |",
         "| --- | ---: | ---: | ---: |",
     ]
     lines += [f"| {n} | {c} | {md:.0f} | {mn:.0f} |" for n, c, md, mn in rows]

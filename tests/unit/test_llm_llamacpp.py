@@ -129,7 +129,7 @@ async def test_cancelling_the_consumer_stops_generation() -> None:
             got.append(delta)
 
     task = asyncio.ensure_future(consume())
-    while len(got) < 3:
+    while len(got) < 3:  # noqa: ASYNC110
         await asyncio.sleep(0.005)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from voxloop.engines.base import ASREngine, Engine, LLMEngine, TTSEngine, VADEngine
-from voxloop.engines.registry import BACKENDS, DEFAULTS, backend_installed, create_engine, parse_spec
+from voxloop.engines.registry import (
+    BACKENDS,
+    DEFAULTS,
+    backend_installed,
+    create_engine,
+    parse_spec,
+)
 
 __all__ = ["EngineSpecs", "EngineStack"]
 
