@@ -9,10 +9,9 @@ __all__ = ["ServerConfig"]
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    instructions: str = (
-        "You are voxloop, a friendly voice assistant. Answer in one or two short spoken sentences. "
-        "Do not use lists, markdown or emojis."
-    )
+    # Small instruct models follow plain, short instructions best (SmolLM2-135M answered
+    # "Est-Cambes-de-Lille" for France's capital when told it was "voxloop, a voice assistant").
+    instructions: str = "You are a helpful voice assistant. Keep answers short, one or two sentences."
     max_sessions: int = 16
     max_message_bytes: int = 1 << 20  # one WebSocket message
     max_upload_bytes: int = 25 << 20  # one uploaded audio file (OpenAI's limit)

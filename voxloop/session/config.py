@@ -45,7 +45,7 @@ class SessionConfig:
     voice: str = "joe"
     speed: float = 1.0
     max_output_tokens: int = 200
-    temperature: float = 0.7
+    temperature: float = 0.4  # coherent spoken answers from small models
     history_tokens: int = 1200
     hotwords: tuple[str, ...] = ()
 
