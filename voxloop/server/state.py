@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from voxloop.engines.stack import EngineStack
+from voxloop.errors import VoxloopError
 from voxloop.server.config import ServerConfig
 from voxloop.session.transcriber import ASRScheduler
 
@@ -33,7 +34,28 @@ class ServerState:
     async def prewarm(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.stack.prewarm)
-        logger.info("engines loaded")
+        await self._warm_up()
+        logger.info("engines loaded and warmed up")
+
+    async def _warm_up(self) -> None:
+        """One tiny inference per engine: first calls allocate buffers, and the LLM caches the
+        default instructions' tokens, so the first user turn is as fast as the next ones."""
+        import numpy as np
+
+        from voxloop.audio.pcm import Audio
+        from voxloop.engines.base import ChatMessage, LLMOptions
+
+        try:
+            await self.stack.asr.transcribe(Audio(np.zeros(16000, np.float32), 16000))
+            async for _ in self.stack.tts.synthesize("Hello."):
+                pass
+            stream = self.stack.llm.chat([ChatMessage("system", self.config.instructions),
+                                          ChatMessage("user", "Hi.")], LLMOptions(max_tokens=1))
+            async for _ in stream:
+                pass
+            await stream.aclose()
+        except VoxloopError as e:  # a remote backend may be down at start: serve anyway
+            logger.warning("warm-up failed: %s", e.message)
 
     def try_acquire_session(self) -> bool:
         if self.active_sessions >= self.config.max_sessions:
