@@ -1,0 +1,383 @@
+"""Shared helpers for the load benchmarks (bench/realtime.py, bench/dictation.py).
+
+Eval clips (read in place from ../shared/eval-speech), a real-time microphone that streams
+100 ms appends on a fixed clock, a WebSocket event recorder, server start-up / discovery,
+server CPU and RSS sampling from /proc (the process and its children), and report helpers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from voxloop.audio import float_to_pcm16, read_wav, resample  # noqa: E402
+
+EVAL = Path(os.environ.get("VOXLOOP_EVAL_SPEECH", REPO.parent / "shared" / "eval-speech"))
+RATE, CHUNK = 24000, 0.1  # wire rate, seconds per append
+STEP = int(RATE * CHUNK)
+Event = dict[str, Any]
+
+
+@dataclass
+class Clip:
+    name: str
+    text: str
+    audio16: np.ndarray  # float32 16 kHz, as in the file
+    chunks: list[str]  # base64 PCM16 24 kHz, 100 ms each (last one zero-padded)
+    onset: float  # seconds into the clip of the first non-silent sample
+    end: float  # seconds into the clip after the last non-silent sample
+    gap: float  # longest silence inside the speech (s)
+    word_ends: list[float] = field(default_factory=list)  # offline Whisper word end times, if known
+
+    @property
+    def duration(self) -> float:
+        return len(self.chunks) * CHUNK
+
+    @property
+    def trimmable(self) -> bool:
+        """The energy trim finds where the speech ends. Not so in jfk (crowd noise to the last
+        sample), goforward (noise bursts 0.5 s past the last word) nor the AMI clip (a filler
+        before the speech, a click 0.8 s after it): checked against Whisper word timestamps."""
+        return (self.name not in ("goforward", "ES2011a.Headset-0-40s-46s")
+                and len(self.audio16) / 16000 - self.end >= 0.08)
+
+
+def speech_bounds(x: np.ndarray, rate: int, frame: float = 0.02, rel_db: float = -35.0) -> tuple[float, float, float]:
+    """(onset, end, longest inner gap) in seconds: 20 ms frames whose RMS is over ``rel_db`` under the
+    loudest frame, over 10 dB above the 5th-percentile frame (noise floor) and over -60 dBFS are speech."""
+    n = int(rate * frame)
+    frames = x[: len(x) // n * n].reshape(-1, n)
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    floor = np.percentile(rms, 5) * 10 ** (10 / 20)  # 10 dB over the noise floor (noisy clips)
+    loud = np.flatnonzero(rms > max(1e-3, floor, rms.max() * 10 ** (rel_db / 20)))
+    if not len(loud):
+        return 0.0, 0.0, 0.0
+    gaps = np.diff(loud) - 1
+    return loud[0] * frame, (loud[-1] + 1) * frame, float(gaps.max() * frame) if len(gaps) else 0.0
+
+
+def load_clips(pred: Callable[[dict[str, Any]], bool]) -> list[Clip]:
+    """English eval clips matching ``pred`` (a manifest row), resampled 16 -> 24 kHz, chunked."""
+    clips = []
+    for line in (EVAL / "manifest.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["lang"] != "en" or not pred(row):
+            continue
+        a16 = read_wav(EVAL / row["audio"]).samples
+        x = resample(a16, 16000, RATE)
+        x = np.concatenate([x, np.zeros(-len(x) % STEP, np.float32)])
+        chunks = [base64.b64encode(float_to_pcm16(x[i : i + STEP])).decode() for i in range(0, len(x), STEP)]
+        onset, end, gap = speech_bounds(a16, 16000)
+        clips.append(Clip(Path(row["audio"]).stem, row["text"], a16, chunks, onset, end, gap))
+    return clips
+
+
+SILENCE = base64.b64encode(bytes(2 * STEP)).decode()
+
+
+@dataclass
+class Playback:
+    """Where a queued clip lands in the outgoing stream (chunk indices and stream seconds)."""
+
+    clip: Clip
+    first: int  # chunk index of the clip's first chunk
+    onset_idx: int
+    end_idx: int
+
+    @property
+    def onset_stream(self) -> float:
+        return self.first * CHUNK + self.clip.onset
+
+    @property
+    def end_stream(self) -> float:
+        return self.first * CHUNK + self.clip.end
+
+
+class Mic:
+    """Streams 100 ms appends every 100 ms on a fixed clock: queued clips, else silence."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.queue: deque[str] = deque()
+        self.sent_at: list[float] = []  # monotonic time each chunk's send returned
+        self.max_lag = 0.0  # worst delay of a send behind its slot
+        self._cond = asyncio.Condition()
+
+    def play(self, clip: Clip) -> Playback:
+        first = len(self.sent_at) + len(self.queue)
+        self.queue.extend(clip.chunks)
+        last = len(clip.chunks) - 1
+        return Playback(clip, first, first + min(last, int(clip.onset / CHUNK)),
+                        first + min(last, int(max(0.0, clip.end - 1e-6) / CHUNK)))
+
+    def pause(self, seconds: float) -> None:
+        self.queue.extend([SILENCE] * round(seconds / CHUNK))
+
+    async def run(self) -> None:
+        t0 = time.monotonic()
+        k = 0
+        while True:
+            slot = t0 + k * CHUNK
+            if (wait := slot - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            chunk = self.queue.popleft() if self.queue else SILENCE
+            await self.ws.send('{"type":"input_audio_buffer.append","audio":"' + chunk + '"}')
+            now = time.monotonic()
+            self.max_lag = max(self.max_lag, now - slot)
+            self.sent_at.append(now)
+            k += 1
+            async with self._cond:
+                self._cond.notify_all()
+
+    async def sent(self, idx: int) -> float:
+        """Wait until chunk ``idx`` has been sent; its send time."""
+        async with self._cond:
+            await self._cond.wait_for(lambda: len(self.sent_at) > idx)
+        return self.sent_at[idx]
+
+    def time_of(self, stream_s: float) -> float | None:
+        """Send time of the chunk holding stream second ``stream_s`` (None if not sent yet)."""
+        i = max(0, int(stream_s / CHUNK + 1e-9))
+        return self.sent_at[i] if i < len(self.sent_at) else None
+
+
+class Recorder:
+    """Receives every server event with its arrival time; audio deltas keep only their duration."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.events: list[tuple[float, Event]] = []
+        self._new = asyncio.Event()
+        self.closed: str | None = None
+
+    async def run(self) -> None:
+        try:
+            async for msg in self.ws:
+                t = time.monotonic()
+                ev = json.loads(msg)
+                if ev.get("type") == "response.output_audio.delta":
+                    ev["seconds"] = len(base64.b64decode(ev.pop("delta"))) / 2 / RATE
+                self.events.append((t, ev))
+                self._new.set()
+        except Exception as e:  # noqa: BLE001 - the connection dropped; the report says so
+            self.closed = f"{type(e).__name__}: {e}"
+        else:
+            self.closed = "closed by server"
+        self._new.set()
+
+    async def wait(self, pred: Callable[[Event], bool], start: int = 0, within: float = 30.0) -> int:
+        """Index of the first event at or after ``start`` matching ``pred``; TimeoutError if none."""
+        end = time.monotonic() + within
+        i = start
+        while True:
+            while i < len(self.events):
+                if pred(self.events[i][1]):
+                    return i
+                i += 1
+            if self.closed:
+                raise ConnectionError(self.closed)
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self._new.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new.wait(), left)
+
+    def of(self, type_: str) -> list[tuple[float, Event]]:
+        return [(t, e) for t, e in self.events if e.get("type") == type_]
+
+
+# ---------------------------------------------------------------- the server process
+def health(base: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{base}/healthz", timeout=5) as r:
+        data: dict[str, Any] = json.loads(r.read())
+    return data
+
+
+async def wait_idle(base: str, seconds: float = 30) -> dict[str, Any]:
+    """/healthz once the server reports no open session (or after ``seconds``)."""
+    for _ in range(int(seconds / 0.5)):
+        if not (h := health(base))["sessions"]:
+            return h
+        await asyncio.sleep(0.5)
+    return health(base)
+
+
+def listener_pid(port: int) -> int | None:
+    """The pid of the process listening on 127.0.0.1:``port`` (via /proc/net/tcp inodes)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                f = line.split()
+                if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "0A":
+                    inodes.add(f[9])
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(pid)
+    return None
+
+
+@contextlib.contextmanager
+def server(port: int | None, max_sessions: int | None = None) -> Iterator[tuple[str, int | None]]:
+    """Use the server on ``port``, or start ``voxloop serve`` on a free loopback port. Yields (base, pid)."""
+    if port:
+        base = f"http://127.0.0.1:{port}"
+        health(base)
+        yield base, listener_pid(port)
+        return
+    from tests.support import free_port
+
+    port = free_port()
+    log = tempfile.NamedTemporaryFile("w", prefix=f"voxloop-bench-{port}-", suffix=".log", delete=False)
+    cmd = [sys.executable, "-m", "voxloop.cli.main", "-v", "serve", "--port", str(port)]
+    if max_sessions:
+        cmd += ["--max-sessions", str(max_sessions)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    base = f"http://127.0.0.1:{port}"
+    print(f"started voxloop serve pid {proc.pid} on {base}, log {log.name}", flush=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"voxloop serve exited with {proc.returncode}; see {log.name}")
+            with contextlib.suppress(OSError):
+                health(base)
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("voxloop serve did not become healthy")
+            time.sleep(0.5)
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        if proc.returncode not in (0, -15):
+            print(f"voxloop serve exited with {proc.returncode}; see {log.name}", flush=True)
+
+
+class ProcSampler:
+    """Samples CPU% (all cores, 100 % = one core) and RSS of a process tree from /proc."""
+
+    def __init__(self, pid: int | None, interval: float = 0.5) -> None:
+        self.pid, self.interval = pid, interval
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.rss: list[float] = []  # MiB
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._cpu0 = self._t0 = self._cpu1 = self._t1 = 0.0
+
+    def _tree(self) -> list[int]:
+        kids: dict[int, list[int]] = {}
+        for name in filter(str.isdigit, os.listdir("/proc")):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = Path(f"/proc/{name}/stat").read_text()
+                kids.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(name))
+        out: list[int] = []
+        todo = [self.pid] if self.pid else []
+        while todo:
+            p = todo.pop()
+            out.append(p)
+            todo.extend(kids.get(p, []))
+        return out
+
+    def _read(self) -> tuple[float, float]:
+        cpu = rss = 0.0
+        for p in self._tree():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                cpu += (int(f[11]) + int(f[12])) / self.tick
+                for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        rss += int(line.split()[1]) / 1024
+        return cpu, rss
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.rss.append(self._read()[1])
+
+    def __enter__(self) -> ProcSampler:
+        if self.pid:
+            self._cpu0, rss = self._read()
+            self.rss.append(rss)
+            self._t0 = time.monotonic()
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pid:
+            self._stop.set()
+            self._thread.join()
+            self._cpu1, rss = self._read()
+            self.rss.append(rss)
+            self._t1 = time.monotonic()
+
+    @property
+    def cpu_percent(self) -> float | None:
+        return 100 * (self._cpu1 - self._cpu0) / (self._t1 - self._t0) if self.pid and self._t1 > self._t0 else None
+
+
+# ---------------------------------------------------------------- reporting
+def flat(results: list[Any], attr: str) -> list[Any]:
+    """Concatenate a list attribute over per-session results."""
+    return [x for r in results for x in getattr(r, attr)]
+
+
+def pct(xs: list[float], p: float) -> float | None:
+    return float(np.percentile(xs, p)) if xs else None
+
+
+def ms(x: float | None) -> str:
+    return "-" if x is None else f"{1000 * x:.0f}"
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        model = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                     if ln.startswith("model name"))
+    return f"nproc {os.cpu_count()}, {model}"
+
+
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " if i == 0 else " ---: " for i in range(len(header))) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def write_report(path: Path, title: str, intro: list[str], body: str) -> None:
+    cmd = " ".join([".venv/bin/python", *(os.path.relpath(a, REPO) if a.endswith(".py") else a for a in sys.argv)])
+    head = [f"# {title}", "", f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+            f"- machine: {machine()}", f"- command: `{cmd}`", *intro, ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(head) + "\n" + body.rstrip() + "\n")
+    print(f"wrote {path}")

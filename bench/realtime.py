@@ -1,0 +1,321 @@
+"""Realtime load benchmark: N concurrent spoken conversations on /v1/realtime.
+
+    .venv/bin/python bench/realtime.py [--sessions 1,2,4,8,16] [--turns 4] [--port P]
+
+Each session streams real English speech (eval-speech clips of 2-6 s, read in place) at real-time
+pace, 100 ms appends every 100 ms, silence in between; the server's VAD ends the turns. After each
+clip the client waits for the spoken reply to finish. Every ``--barge-every``-th turn the user
+talks over the reply ``--barge-after`` s after its first audio delta (barge-in). Without --port a
+``voxloop serve`` is started on a free 127.0.0.1 port. Each N stops itself after ``--limit`` s.
+
+Definitions (all client-side, time.monotonic()):
+- voice-to-voice: send time of the append holding the clip's last non-silent sample (energy trim:
+  20 ms frames under max(loudest frame - 35 dB, noise floor + 10 dB) are silence) -> first
+  response.output_audio.delta of the reply.
+- barge-in stop: send time of the append holding the interrupting clip's first non-silent sample
+  -> last audio delta of the interrupted reply received (0 if all of it had been received before)
+  and -> output_audio_buffer.cleared received.
+- stall: a player that starts at the first delta and plays deltas back to back pauses for
+  max_i(arrival_i - arrival_0 - audio before i) in total; a reply is behind real time if > 0.2 s.
+- VAD lag: speech_stopped received - send time of audio_end_ms + silence_duration_ms; the server
+  is not keeping up with the appends if > 1 s (or the client's own sends slip > 0.5 s).
+- a session "falls behind" if any of its replies is behind or the VAD/append lag limits are hit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import websockets
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import (  # noqa: E402
+    Clip,
+    Mic,
+    Playback,
+    ProcSampler,
+    Recorder,
+    flat,
+    load,
+    load_clips,
+    ms,
+    pct,
+    server,
+    table,
+    wait_idle,
+    write_report,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results" / "realtime.md"
+SILENCE_MS = 500  # the server's default silence_duration_ms
+STALL_LIMIT, VAD_LIMIT, SEND_LIMIT = 0.2, 1.0, 0.5
+
+
+@dataclass
+class Stats:
+    v2v: list[float] = field(default_factory=list)
+    barge_last: list[float] = field(default_factory=list)
+    barge_cleared: list[float] = field(default_factory=list)
+    barges: list[tuple[str, float]] = field(default_factory=list)  # (interrupted response id, speech onset)
+    barge_missed: int = 0  # the reply had finished playing before the interruption was detected
+    stalls: list[float] = field(default_factory=list)
+    vad_lags: list[float] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    problems: Counter[str] = field(default_factory=Counter)
+    replies: int = 0
+    behind: bool = False
+    cut: bool = False  # the time limit ended the session mid-turn
+    stage: str = ""  # what the session is waiting for
+
+
+def is_(type_: str, rid: str | None = None) -> Any:
+    def pred(e: dict[str, Any]) -> bool:
+        if e.get("type") != type_:
+            return False
+        r = e.get("response_id") or (e.get("response") or {}).get("id")
+        return rid is None or r == rid
+    return pred
+
+
+async def turn(rec: Recorder, mic: Mic, pb: Playback, start: int, st: Stats, args: argparse.Namespace,
+               deadline: float, interrupt: Clip | None) -> None:
+    def left() -> float:
+        return max(1.0, min(30.0, deadline - time.monotonic()))
+
+    end_t = await mic.sent(pb.end_idx)
+    st.stage = "speech_stopped"
+    i = await rec.wait(lambda e: e["type"] == "input_audio_buffer.speech_stopped"
+                       and e["audio_end_ms"] >= 1000 * pb.end_stream - 800, start, left())
+    st.stage = "response.created"
+    i = await rec.wait(is_("response.created"), i, left())
+    rid = rec.events[i][1]["response"]["id"]
+    st.stage = "first audio delta"
+    j = await rec.wait(lambda e: is_("response.output_audio.delta", rid)(e) or is_("response.done", rid)(e), i, left())
+    st.stage = "response.done"
+    if rec.events[j][1]["type"] == "response.done":
+        st.problems[f"reply without audio ({rec.events[j][1]['response']['status']})"] += 1
+        return
+    first_t = rec.events[j][0]
+    st.v2v.append(first_t - end_t)
+    st.replies += 1
+    if interrupt is not None:
+        await asyncio.sleep(max(0.0, first_t + args.barge_after - time.monotonic()))
+        if any(is_("response.done", rid)(e) for _, e in rec.events[j:]):
+            st.barge_missed += 1
+        else:
+            start2 = len(rec.events)
+            pb2 = mic.play(interrupt)
+            st.barges.append((rid, await mic.sent(pb2.onset_idx)))
+            await rec.wait(is_("response.done", rid), j, left())
+            await turn(rec, mic, pb2, start2, st, args, deadline, None)
+            return
+    await rec.wait(is_("response.done", rid), j, left())
+    await asyncio.sleep(0.5)  # let the last 300 ms the client buffers play out: talking now would barge in
+
+
+def analyse(rec: Recorder, mic: Mic, st: Stats) -> None:
+    deltas: dict[str, list[tuple[float, float]]] = {}
+    for t, e in rec.of("response.output_audio.delta"):
+        deltas.setdefault(e["response_id"], []).append((t, e["seconds"]))
+    for arr in deltas.values():
+        played, worst = 0.0, 0.0
+        for t, sec in arr:
+            worst = max(worst, t - arr[0][0] - played)
+            played += sec
+        st.stalls.append(worst)
+    cleared = {e["response_id"]: t for t, e in rec.of("output_audio_buffer.cleared")}
+    started = [t for t, _ in rec.of("input_audio_buffer.speech_started")]
+    for rid, onset in list(st.barges):
+        arr = deltas.get(rid, [(onset, 0.0)])
+        heard = next((t for t in started if t >= onset), None)
+        if rid not in cleared and (heard is None or heard > arr[0][0] + sum(d for _, d in arr)):
+            st.barges.remove((rid, onset))  # speech was detected after the reply had finished playing
+            st.barge_missed += 1
+            continue
+        last = max((t for t, _ in deltas.get(rid, [])), default=onset)
+        st.barge_last.append(max(0.0, last - onset))
+        if rid in cleared:
+            st.barge_cleared.append(cleared[rid] - onset)
+            late = sum(1 for t, _ in deltas.get(rid, []) if t > cleared[rid])
+            if late:
+                st.problems["audio delta after output_audio_buffer.cleared"] += late
+        else:
+            st.problems["barge-in during playback not honoured (no output_audio_buffer.cleared)"] += 1
+        status = next((e["response"]["status"] for _, e in rec.of("response.done") if e["response"]["id"] == rid), None)
+        if status != "cancelled":
+            st.problems[f"interrupted reply ended {status}"] += 1
+    for t, e in rec.of("input_audio_buffer.speech_stopped"):
+        sent = mic.time_of(e["audio_end_ms"] / 1000 + SILENCE_MS / 1000)
+        if sent is not None:
+            st.vad_lags.append(t - sent)
+    ids = [e["response"]["id"] for _, e in rec.of("response.created")]
+    created = set(ids[:-1] if st.cut else ids)  # a reply cut off by the time limit is no fault
+    done = {e["response"]["id"] for _, e in rec.of("response.done")}
+    if created - done:
+        st.problems["response.created without response.done"] += len(created - done)
+    metrics = {e["response_id"]: e["metrics"] for _, e in rec.of("voxloop.metrics")}
+    if done - set(metrics):
+        st.problems["response without voxloop.metrics"] += len(done - set(metrics))
+    st.metrics.extend(metrics.values())
+    for _, e in rec.of("error"):
+        st.problems[f"error {e['error'].get('code')}"] += 1
+    why = {"reply audio stalled > 0.2 s": any(s > STALL_LIMIT for s in st.stalls),
+           "VAD lag > 1 s": any(v > VAD_LIMIT for v in st.vad_lags), "append send lag > 0.5 s": mic.max_lag > SEND_LIMIT}
+    st.problems.update(f"session behind: {k}" for k, v in why.items() if v)
+    st.behind = any(why.values())
+
+
+async def converse(sid: int, n: int, base: str, clips: list[Clip], args: argparse.Namespace, deadline: float) -> Stats:
+    st = Stats()
+    await asyncio.sleep(sid * min(0.5, 3.0 / n))  # stagger the starts over a few seconds
+    url = base.replace("http", "ws") + "/v1/realtime?model=voxloop"
+    async with websockets.connect(url, max_size=None, open_timeout=20) as ws:
+        rec, mic = Recorder(ws), Mic(ws)
+        tasks = [asyncio.create_task(rec.run())]
+        try:
+            first = rec.events[await rec.wait(lambda e: e["type"] in ("session.created", "error"), 0, 20)][1]
+            if first["type"] == "error":
+                st.problems[f"connect refused: {first['error'].get('code')}"] += 1
+                return st
+            await ws.send(json.dumps({"type": "session.update", "session": {
+                "type": "realtime", "max_output_tokens": args.max_tokens}}))
+            await rec.wait(is_("session.updated"), 0, 20)
+            tasks.append(asyncio.create_task(mic.run()))
+            k = 0
+            for k in range(args.turns):
+                if deadline - time.monotonic() < 12:
+                    st.problems["turns skipped (time limit)"] += args.turns - k
+                    break
+                clip = clips[(sid * 5 + k) % len(clips)]
+                barge = args.barge_every > 0 and k % args.barge_every == args.barge_every - 1
+                start = len(rec.events)
+                try:
+                    await turn(rec, mic, mic.play(clip), start, st, args, deadline,
+                               clips[(sid * 5 + k + len(clips) // 2) % len(clips)] if barge else None)
+                except TimeoutError:
+                    st.cut = time.monotonic() >= deadline - 1
+                    st.problems["turn cut by the time limit" if st.cut else f"turn timed out (30 s) waiting for {st.stage}"] += 1
+                    break
+        except ConnectionError as e:
+            st.problems[f"connection lost: {e}"] += 1
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        analyse(rec, mic, st)
+    return st
+
+
+async def run_n(n: int, base: str, clips: list[Clip], args: argparse.Namespace) -> list[Stats]:
+    deadline = time.monotonic() + args.limit
+
+    async def one(sid: int) -> Stats:
+        try:
+            return await asyncio.wait_for(converse(sid, n, base, clips, args, deadline), args.limit + 20)
+        except Exception as e:  # noqa: BLE001 - a crashed client is a result too
+            st = Stats()
+            st.problems[f"client failed: {type(e).__name__}"] += 1
+            traceback.print_exc()
+            return st
+    return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+def med(metrics: list[dict[str, Any]], key: str) -> str:
+    xs = [m[key] for m in metrics if m.get(key) is not None]
+    return f"{statistics.median(xs):.0f}" if xs else "-"
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    clips = load_clips(lambda r: 2.0 <= r["duration_s"] <= 6.0 and "8k" not in r["audio"])
+    clips = [c for c in clips if c.gap < 0.45 and c.trimmable]  # no inner pause long enough to split the turn
+    print(f"{len(clips)} clips: {', '.join(c.name for c in clips)}", flush=True)
+    ns = [int(x) for x in args.sessions.split(",")]
+    rows, rows2, notes = [], [], []
+    load_before = load()
+    with server(args.port) as (base, pid):
+        if args.warmup:  # one short unrecorded session: a cold server's first replies are slow
+            print("warm-up (not recorded) ...", flush=True)
+            await run_n(1, base, clips, argparse.Namespace(**{**vars(args), "turns": 3, "limit": 45.0}))
+        for n in ns:
+            h0 = await wait_idle(base)
+            print(f"N={n} ...", flush=True)
+            with ProcSampler(pid) as cpu:
+                t0, c0 = time.monotonic(), time.process_time()
+                res = await run_n(n, base, clips, args)
+                wall = time.monotonic() - t0
+                client_cpu = 100 * (time.process_time() - c0) / wall
+            h1 = await wait_idle(base)
+            v2v, last, clr = flat(res, "v2v"), flat(res, "barge_last"), flat(res, "barge_cleared")
+            stalls, lags, metrics = flat(res, "stalls"), flat(res, "vad_lags"), flat(res, "metrics")
+            problems: Counter[str] = sum((s.problems for s in res), Counter())
+            behind = sum(s.behind for s in res)
+            rss = f"{max(cpu.rss):.0f}" if cpu.rss else "-"
+            rows.append([str(n), str(sum(s.replies for s in res)), ms(pct(v2v, 50)), ms(pct(v2v, 95)),
+                         f"{sum(len(s.barges) for s in res)}"
+                         f"/{sum(len(s.barges) + s.barge_missed for s in res)}",
+                         f"{ms(pct(last, 50))} / {ms(pct(last, 95))}", f"{ms(pct(clr, 50))} / {ms(pct(clr, 95))}",
+                         f"{behind}/{n}", "-" if cpu.cpu_percent is None else f"{cpu.cpu_percent:.0f}", rss])
+            spec = [m for m in metrics if m.get("voice_to_voice_ms") is not None]
+            rows2.append([str(n), med(metrics, "voice_to_voice_ms"), med(metrics, "asr_final_ms"),
+                          med(metrics, "llm_first_token_ms"), med(metrics, "tts_first_chunk_ms"),
+                          med(metrics, "barge_in_stop_ms"),
+                          f"{sum(bool(m.get('speculative')) for m in spec)}/{len(spec)}",
+                          ms(pct(stalls, 95)), ms(max(stalls, default=None)), ms(pct(lags, 95)),
+                          f"{wall:.0f}", f"{cpu.rss[0]:.0f}" if cpu.rss else "-"])
+            notes.append(f"- N={n}: " + (", ".join(f"{k} x{v}" for k, v in sorted(problems.items())) or "no problems")
+                         + f"; /healthz tasks {h0.get('tasks')} before, {h1.get('tasks')} after, "
+                         f"sessions after {h1.get('sessions')}; bench client CPU {client_cpu:.0f} %")
+            print(table(["N", "replies", "v2v p50", "v2v p95", "barge-ins", "stop p50/p95", "cleared p50/p95",
+                         "behind", "CPU %", "RSS MiB"], rows[-1:]), flush=True)
+            print(notes[-1], flush=True)
+    load_after = load()
+    body = "\n\n".join([
+        "## Client-side latency (ms) and server load",
+        table(["N sessions", "replies", "voice-to-voice p50", "voice-to-voice p95", "barge-ins done/tried",
+               "barge-in stop, last delta p50 / p95", "barge-in stop, cleared p50 / p95",
+               "sessions behind real time", "server CPU % avg (100 = 1 core)", "server peak RSS MiB"], rows),
+        "## Server `voxloop.metrics` medians (ms), reply pacing, VAD lag",
+        table(["N sessions", "voice_to_voice_ms", "asr_final_ms", "llm_first_token_ms", "tts_first_chunk_ms",
+               "barge_in_stop_ms", "speculative replies", "stall p95", "stall max", "VAD lag p95",
+               "run wall s", "RSS at start MiB"], rows2),
+        "## Problems seen (client-side checks)", "\n".join(notes),
+        "## Definitions", __doc__.split("Definitions (all client-side, time.monotonic()):", 1)[1].strip(),
+    ])
+    intro = [f"- load average (1, 5, 15 min) before: {load_before}; after: {load_after}",
+             "- the machine is shared: other engineers' processes (tests, servers) may have been running",
+             "- " + ("one unrecorded warm-up session ran first (a cold server's first replies are slower)"
+                     if args.warmup else "no warm-up: the first N ran on a cold server"),
+             f"- server: {'existing on port ' + str(args.port) if args.port else '`voxloop serve` started by the script'}, "
+             "default engines (Silero VAD, Whisper tiny.en, SmolLM2-135M, Piper joe), one process",
+             f"- per session: {args.turns} turns of one 2-6 s eval-speech clip each (+ silence), "
+             f"barge-in on every turn k % {args.barge_every} == 0, {args.barge_after} s after the reply's first delta, "
+             f"max_output_tokens {args.max_tokens}; each N stops after {args.limit:.0f} s"]
+    write_report(Path(args.out), "Realtime conversation load benchmark", intro, body)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sessions", default="1,2,4,8,16", help="comma-separated concurrent session counts")
+    p.add_argument("--turns", type=int, default=4, help="user turns per session")
+    p.add_argument("--barge-every", type=int, default=3, help="barge in on every k-th turn (0 = never)")
+    p.add_argument("--barge-after", type=float, default=0.8, help="seconds after the reply's first delta")
+    p.add_argument("--max-tokens", type=int, default=48, help="session max_output_tokens")
+    p.add_argument("--limit", type=float, default=80.0, help="seconds per N run")
+    p.add_argument("--port", type=int, default=None, help="use the voxloop server already on this port")
+    p.add_argument("--out", default=str(RESULTS), help="results file (markdown)")
+    p.add_argument("--no-warmup", dest="warmup", action="store_false", help="skip the unrecorded warm-up session")
+    asyncio.run(main_async(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
