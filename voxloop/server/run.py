@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from typing import Any
 
 from voxloop.engines.registry import DEFAULTS, parse_spec
@@ -28,7 +29,9 @@ def server_engine_options(specs: EngineSpecs) -> dict[str, dict[str, Any]]:
     if parse_spec(specs.asr)[0] == "whisper":
         options["asr"] = {"workers": 2, "cpu_threads": 1}
     if parse_spec(specs.llm)[0] == "llama":
-        options["llm"] = {"workers": 1, "n_threads": 1}
+        # one llama.cpp instance per core: replies of different sessions generate in parallel
+        # (an instance holds one conversation's KV cache; ~100 MB each for SmolLM2)
+        options["llm"] = {"workers": max(1, min(4, os.cpu_count() or 1)), "n_threads": 1}
     return options
 
 
