@@ -77,3 +77,19 @@ def speak(text: str, rate: int = 24000) -> np.ndarray:
 
 def silence(seconds: float, rate: int = 24000) -> np.ndarray:
     return np.zeros(int(seconds * rate), np.float32)
+
+
+def music(seconds: float = 6.0, rate: int = 16000, seed: int = 0) -> np.ndarray:
+    """Synthetic music: plucked notes with harmonics on a beat, plus a noise drum."""
+    rng = np.random.default_rng(seed)
+    notes = [220, 247, 262, 294, 330, 349, 392, 440]
+    out = np.zeros(int(seconds * rate), np.float32)
+    step = int(0.25 * rate)
+    t = np.arange(step) / rate
+    for i in range(0, len(out) - step, step):
+        f = float(rng.choice(notes))
+        tone = sum(np.sin(2 * np.pi * f * k * t) / k for k in (1, 2, 3)) + 0.5 * np.sin(2 * np.pi * f * 1.5 * t)
+        out[i : i + step] += (0.2 * np.exp(-3 * t) * tone).astype(np.float32)
+    for i in range(0, len(out) - 800, int(0.5 * rate)):
+        out[i : i + 800] += (0.3 * rng.standard_normal(800) * np.exp(-np.arange(800) / 150)).astype(np.float32)
+    return out

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.e2e.test_realtime import _drain, connect
-from tests.support import running_server, silence
+from tests.support import music, running_server, silence
 from voxloop.audio import decode_file
 
 pytestmark = pytest.mark.models
@@ -45,14 +45,15 @@ async def test_live_partials_then_final(server: str, eval_speech: Path) -> None:
         assert not c.of("response.created")
 
 
-async def test_silence_and_noise_invent_no_text(server: str) -> None:
+async def test_silence_noise_and_music_invent_no_text(server: str) -> None:
     rng = np.random.default_rng(0)
     noise = (0.01 * rng.standard_normal(24000 * 2)).astype(np.float32)
+    tune = music(4.0, rate=24000)
     async for c in connect(server, "intent=transcription"):
         await c.send("transcription_session.update", session={"input_audio_format": "pcm16",
                                                               "input_audio_transcription": {"model": "whisper-1"}})
         await c.until(lambda e: e["type"] == "transcription_session.updated")
-        c.stream_audio(np.concatenate([silence(2.0), noise, silence(1.0)]), speed=4.0)
+        c.stream_audio(np.concatenate([silence(2.0), noise, silence(1.0), tune, silence(1.0)]), speed=4.0)
         await c.wait_sent()
         await _drain(c, 1.5)
         texts = [e["transcript"] for e in c.of("conversation.item.input_audio_transcription.completed")]

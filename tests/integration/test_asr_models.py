@@ -208,3 +208,10 @@ def test_multilingual_base_detects_language(eval_speech: Path, tmp_path: Path) -
     assert zh.language == "zh" and len(zh.text) >= 8
     assert words(en.text)[:2] == ["go", "forward"]
     assert "zh" in asr.capabilities.languages
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_no_words_from_music(real_asr: WhisperASR, seed: int) -> None:
+    from tests.support import music
+
+    assert real_asr.transcribe_sync(Audio(music(6.0, seed=seed), 16000)).text == ""

@@ -1,6 +1,6 @@
 // Conversation mode: talk with the bot; see both sides' words live and each turn's latency.
 
-import { VoiceSession } from "./session.js";
+import { ModeView } from "./mode.js";
 import { el } from "./ui.js";
 
 const SESSION = {
@@ -16,67 +16,25 @@ const SESSION = {
   },
 };
 
-export class ConversationView {
+export class ConversationView extends ModeView {
   constructor({ chrome, debug }) {
-    this.chrome = chrome;
-    this.debug = debug;
-    this.button = document.getElementById("talk");
-    this.buttonLabel = this.button.querySelector(".label");
-    this.meter = document.getElementById("talk-meter");
-    this.log = document.getElementById("conversation-log");
+    super({
+      chrome, debug, buttonId: "talk", meterId: "talk-meter",
+      pane: document.getElementById("conversation-log"),
+      labels: ["Start talking", "Stop"], stopped: "Stopped. Press Start talking to continue.",
+      query: { model: "voxloop" }, session: SESSION, playback: true,
+    });
+    this.log = this.pane;
     this.empty = document.getElementById("conversation-empty");
-    this.session = null;
     this.userTurns = new Map(); // item_id → turn
     this.botTurns = new Map(); // response_id → turn
     this.cleared = new Set(); // response ids whose audio was flushed
     this.pendingMetrics = new Map();
     this.responseSamples = new Map(); // response_id → audio samples received
-    this.follow = true; // keep the newest words in view unless the reader scrolled up
-    this.log.addEventListener("scroll", () => {
-      this.follow = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 48;
-    });
-    this.button.addEventListener("click", () => (this.session ? this.stop() : this.start()));
   }
 
-  get running() {
-    return this.session !== null;
-  }
-
-  async start() {
-    if (this.session) return;
-    this.setButton(true);
-    const session = new VoiceSession({
-      query: { model: "voxloop" },
-      session: SESSION,
-      playback: true,
-      chrome: this.chrome,
-      debug: this.debug,
-      meter: this.meter,
-      onEvent: (event) => this.onEvent(event),
-      onConnection: (up) => this.onConnection(up),
-      onLost: () => this.stop(),
-    });
+  prepare(session) {
     session.playerListeners.push((msg) => this.onPlayer(msg));
-    this.session = session;
-    const ok = await session.start();
-    if (!ok && this.session === session) {
-      this.session = null;
-      this.setButton(false);
-    }
-  }
-
-  async stop() {
-    const session = this.session;
-    if (!session) return;
-    this.session = null;
-    this.setButton(false);
-    await session.stop();
-    this.chrome.setStatus("Stopped. Press Start talking to continue.", "idle");
-  }
-
-  setButton(on) {
-    this.button.setAttribute("aria-pressed", String(on));
-    this.buttonLabel.textContent = on ? "Stop" : "Start talking";
   }
 
   onConnection(up) {
@@ -275,6 +233,6 @@ export class ConversationView {
       default:
         return;
     }
-    if (this.follow) this.log.scrollTop = this.log.scrollHeight;
+    this.scrollToEnd();
   }
 }

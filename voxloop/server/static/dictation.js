@@ -1,6 +1,6 @@
 // Dictation mode: live transcription into timestamped paragraphs; copy, or download as SRT.
 
-import { VoiceSession } from "./session.js";
+import { ModeView } from "./mode.js";
 import { buildSrt, clock, copyText, downloadText, el } from "./ui.js";
 
 const SESSION = {
@@ -14,71 +14,26 @@ const SESSION = {
   },
 };
 
-export class DictationView {
+export class DictationView extends ModeView {
   constructor({ chrome, debug }) {
-    this.chrome = chrome;
-    this.debug = debug;
-    this.button = document.getElementById("dictate");
-    this.buttonLabel = this.button.querySelector(".label");
-    this.meter = document.getElementById("dictate-meter");
-    this.doc = document.getElementById("dictation-doc");
+    super({
+      chrome, debug, buttonId: "dictate", meterId: "dictate-meter",
+      pane: document.getElementById("dictation-doc"),
+      labels: ["Start dictation", "Stop dictation"], stopped: "Dictation stopped.",
+      query: { intent: "transcription" }, session: SESSION, playback: false,
+    });
+    this.doc = this.pane;
     this.empty = document.getElementById("dictation-empty");
     this.copyButton = document.getElementById("dictation-copy");
     this.srtButton = document.getElementById("dictation-srt");
     this.clearButton = document.getElementById("dictation-clear");
-    this.session = null;
     this.items = new Map(); // item_id → paragraph (in arrival order)
     this.offsetMs = 0; // keeps times increasing across reconnects (each session starts at 0)
     this.lastMs = 0;
-    this.follow = true;
-    this.doc.addEventListener("scroll", () => {
-      this.follow = this.doc.scrollHeight - this.doc.scrollTop - this.doc.clientHeight < 48;
-    });
-    this.button.addEventListener("click", () => (this.session ? this.stop() : this.start()));
     this.copyButton.addEventListener("click", () => this.copy());
     this.srtButton.addEventListener("click", () => this.downloadSrt());
     this.clearButton.addEventListener("click", () => this.clear());
     this.updateTools();
-  }
-
-  get running() {
-    return this.session !== null;
-  }
-
-  async start() {
-    if (this.session) return;
-    this.setButton(true);
-    const session = new VoiceSession({
-      query: { intent: "transcription" },
-      session: SESSION,
-      playback: false,
-      chrome: this.chrome,
-      debug: this.debug,
-      meter: this.meter,
-      onEvent: (event) => this.onEvent(event),
-      onConnection: (up) => this.onConnection(up),
-      onLost: () => this.stop(),
-    });
-    this.session = session;
-    const ok = await session.start();
-    if (!ok && this.session === session) {
-      this.session = null;
-      this.setButton(false);
-    }
-  }
-
-  async stop() {
-    const session = this.session;
-    if (!session) return;
-    this.session = null;
-    this.setButton(false);
-    await session.stop();
-    this.chrome.setStatus("Dictation stopped.", "idle");
-  }
-
-  setButton(on) {
-    this.button.setAttribute("aria-pressed", String(on));
-    this.buttonLabel.textContent = on ? "Stop dictation" : "Start dictation";
   }
 
   onConnection(up) {
@@ -177,7 +132,7 @@ export class DictationView {
       default:
         return;
     }
-    if (this.follow) this.doc.scrollTop = this.doc.scrollHeight;
+    this.scrollToEnd();
   }
 
   text() {

@@ -1,0 +1,28 @@
+"""Assemble docs/benchmarks.md: the summary (docs/benchmarks-summary.md) + every bench/results/*.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ORDER = ["asr", "tts", "llm", "realtime", "dictation", "turn", "vocabulary"]
+
+
+def main() -> None:
+    results = ROOT / "bench" / "results"
+    parts = [(ROOT / "docs" / "benchmarks-summary.md").read_text().rstrip()]
+    names = ORDER + sorted(p.stem for p in results.glob("*.md") if p.stem not in ORDER)
+    for name in names:
+        path = results / f"{name}.md"
+        if path.exists():
+            body = path.read_text().rstrip()
+            # demote headings one level under the summary's title
+            body = "\n".join("#" + line if line.startswith("#") else line for line in body.splitlines())
+            parts.append(f"{body}\n\n_(from `bench/results/{name}.md`, written by `bench/{name}.py`)_")
+    out = ROOT / "docs" / "benchmarks.md"
+    out.write_text("\n\n".join(parts) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
