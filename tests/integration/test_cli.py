@@ -97,3 +97,15 @@ def test_chat_streams_a_reply_and_speaks_it(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip()
     assert out.stat().st_size > 1000
+
+
+def test_transcribe_with_a_vocabulary(tmp_path: Path) -> None:
+    wav = tmp_path / "drug.wav"
+    assert voxloop("say", "The patient takes atorvastatin and lisinopril every day.", "-o", str(wav)).returncode == 0
+    vocab = tmp_path / "drugs.txt"
+    vocab.write_text("# cardiology\natorvastatin\nlisinopril\nmetformin\n")
+    r = voxloop("transcribe", str(wav), "--vocabulary", str(vocab))
+    assert r.returncode == 0, r.stderr
+    assert "atorvastatin" in r.stdout.lower() and "lisinopril" in r.stdout.lower()
+    r = voxloop("transcribe", str(wav), "--vocabulary", str(tmp_path / "missing.txt"))
+    assert r.returncode == 1 and "missing.txt" in r.stderr and "Traceback" not in r.stderr

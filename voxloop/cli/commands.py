@@ -77,10 +77,18 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     asr = create_engine("asr", _asr_spec(args))
     assert isinstance(asr, ASREngine)
     vad = create_engine("vad", args.vad)
+    vocabulary = None
+    if args.vocabulary:
+        from voxloop.dialogue.vocabulary import Vocabulary
+
+        try:
+            vocabulary = Vocabulary.from_file(args.vocabulary)
+        except OSError as e:
+            raise InvalidRequest(f"{args.vocabulary}: cannot read vocabulary ({e.strerror or e})") from e
     options = TranscribeOptions(
         language=args.language,
         prompt=args.prompt,
-        hotwords=tuple(args.hotwords),
+        hotwords=tuple(args.hotwords) + (vocabulary.hotwords(400) if vocabulary else ()),
         word_timestamps=args.word_timestamps or args.format in ("json", "srt", "vtt"),
         beam_size=args.beam_size,
     )
@@ -107,6 +115,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                 _err(e.message if name in e.message else f"{name}: {e.message}")
                 failures += 1
                 continue
+            if vocabulary is not None:
+                from voxloop.server.rest_formats import apply_vocabulary
+
+                tr = apply_vocabulary(tr, vocabulary)
             text = _render(args.format, name, tr)
             if out_path and several:
                 (out_path / f"{Path(name).stem}.{args.format}").write_text(text, encoding="utf-8")

@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--language", "-l", default=None, help="language code (default: detect / model's)")
     t.add_argument("--hotwords", nargs="+", default=(), metavar="W", help="words to bias recognition towards")
     t.add_argument("--prompt", default=None, help="initial prompt (context, spelling)")
+    t.add_argument("--vocabulary", default=_env("VOCABULARY"), metavar="FILE",
+                   help="domain vocabulary, one term per line: biases recognition and corrects near misses")
     t.add_argument("--beam-size", type=int, default=1)
     t.add_argument("--word-timestamps", action="store_true", help="include word timestamps (json)")
     t.add_argument("-o", "--output", default=None, metavar="PATH",
