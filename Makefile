@@ -33,7 +33,7 @@ browser-deps:
 	   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || \
 	  echo "WARNING: could not install chromium; browser tests will be skipped"; }
 
-test: setup browser-deps
+test: setup browser-deps lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-fast: setup

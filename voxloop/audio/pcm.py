@@ -41,7 +41,8 @@ def pcm16_to_float(data: bytes | bytearray | memoryview) -> Float32Array:
 
 def float_to_pcm16(samples: npt.NDArray[np.floating]) -> bytes:
     clipped = np.clip(samples, -1.0, 1.0)
-    return (clipped * 32767.0).astype("<i2").tobytes()
+    data: bytes = (clipped * 32767.0).astype("<i2").tobytes()
+    return data
 
 
 def resample(samples: npt.NDArray[np.floating], src_rate: int, dst_rate: int) -> Float32Array:

@@ -7,7 +7,7 @@ import binascii
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal, cast
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -21,6 +21,7 @@ from voxloop.session.session import Session
 __all__ = ["endpoint"]
 
 logger = logging.getLogger(__name__)
+Role = Literal["user", "assistant", "system"]
 Handler = Callable[["Connection", dict[str, Any]], Awaitable[None]]
 
 
@@ -39,7 +40,7 @@ class Connection:
     async def handle(self, text: str) -> None:
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except json.JSONDecodeError as e:
             raise InvalidRequest(f"message is not valid JSON: {e.msg} at position {e.pos}",
                                  code="invalid_json") from e
         if not isinstance(data, dict) or not isinstance(data.get("type"), str):
@@ -87,7 +88,7 @@ async def _clear(c: Connection, d: dict[str, Any]) -> None:
     c.session.clear_input()
 
 
-def _item_text(item: Any) -> tuple[str, str]:
+def _item_text(item: Any) -> tuple[Role, str]:
     if not isinstance(item, dict) or item.get("type", "message") != "message":
         raise InvalidRequest("'item' must be a message item", param="item")
     role = item.get("role")
@@ -107,7 +108,7 @@ def _item_text(item: Any) -> tuple[str, str]:
         if not isinstance(text, str):
             raise InvalidRequest("each content part needs a 'text' string", param="item.content")
         texts.append(text)
-    return role, " ".join(texts)
+    return cast(Role, role), " ".join(texts)
 
 
 async def _item_create(c: Connection, d: dict[str, Any]) -> None:

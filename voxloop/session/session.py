@@ -216,9 +216,10 @@ class Session:
             end = offset + ev.time
             self.control(event("input_audio_buffer.speech_stopped", audio_end_ms=int(1000 * end), item_id=item_id))
             self._commit_events(item_id)
-            turn = self._turn if self._turn is not None and self._turn.speculative and \
-                self._turn.item_id == item_id else None
-            if turn is None:
+            pending = self._turn
+            if pending is not None and pending.speculative and pending.item_id == item_id:
+                turn = pending  # the speculative turn started at the pause: keep its work
+            else:
                 turn = Turn(item_id, ev.audio, speculative=False)
                 self._start_turn(turn)
             turn.speech_end_wall = self._wall(end)
@@ -343,8 +344,11 @@ class Session:
                                    temperature=cfg.temperature),
             tts_options=TTSOptions(voice=None, speed=cfg.speed),
             audio_out="audio" in modalities, output_rate=cfg.output_rate,
-            on_gate_open=lambda r: self.conversation.add("assistant", "", item_id=r.item_id, status="in_progress"),
+            on_gate_open=self._on_gate_open,
         )
+
+    def _on_gate_open(self, reply: Reply) -> None:
+        self.conversation.add("assistant", "", item_id=reply.item_id, status="in_progress")
 
     def reply_active(self) -> bool:
         r = self._reply
