@@ -187,3 +187,11 @@ def test_early_first_cut_is_off_by_default_and_short_sentences_stay_whole() -> N
     for tok in "Paris is the capital of France.".split(" "):
         out += c.push(tok + " ")
     assert out + c.flush() == ["Paris is the capital of France."]
+
+
+def test_early_cut_never_splits_a_sentence_whose_end_has_arrived() -> None:
+    c = ClauseChunker(first_min_words=4)
+    out: list[str] = []
+    for tok in "Sure, I can help with that. The weather is warm.".split(" "):
+        out += c.push(tok + " ")
+    assert (out + c.flush())[0] == "Sure, I can help with that."

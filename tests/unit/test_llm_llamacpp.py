@@ -202,3 +202,14 @@ def test_bad_calls() -> None:
 def test_threads_are_split_between_workers() -> None:
     assert LlamaCppLLM(workers=1, n_threads=3).n_threads == 3
     assert LlamaCppLLM(workers=64).n_threads == 1
+
+
+def test_pool_keeps_a_restarted_reply_on_the_instance_with_the_longest_shared_history() -> None:
+    x, y = _Slot("x"), _Slot("y")
+    pool = _Pool([x, y])
+    history = (("system", "s"), ("user", "a"), ("assistant", "A"))
+    slot = pool.acquire(history)
+    pool.release(slot, (*history, ("user", "what is"), ("assistant", "It")))  # a discarded speculation
+    other = pool.acquire((("system", "s"), ("user", "other conversation")))
+    pool.release(other, (("system", "s"), ("user", "other conversation"), ("assistant", "B")))
+    assert pool.acquire((*history, ("user", "what is the time"))) is slot

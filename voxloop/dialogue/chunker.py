@@ -24,7 +24,7 @@ ABBREVIATIONS = frozenset(
 FENCE = "```"
 # Where a long first clause may be cut before punctuation arrives: before these words.
 BREATH_WORDS = frozenset(
-    "and but or so because which that who when while where if with for to in on at as than".split()
+    "and but or so because which who when while where if though although since unless until".split()
 )
 
 _EMOJI = re.compile(
@@ -169,8 +169,8 @@ class ClauseChunker:
         count.
         """
         words = [m.start() for m in re.finditer(r"(?<=\s)\S", text)]
-        if len(words) < self.first_min_words:
-            return 0
+        if len(words) < self.first_min_words or any(c in SENTENCE_END for c in text):
+            return 0  # too short, or the sentence end is already here: no need to cut
         for n in range(self.first_min_words, len(words)):
             word = re.match(r"\w+", text[words[n] :])
             if word and word.group(0).lower() in BREATH_WORDS and text.find(" ", words[n]) > 0:

@@ -16,8 +16,8 @@ class TurnDetection:
     create_response: bool = True
     interrupt_response: bool = True
     # voxloop extensions
-    min_speech_ms: int = 150  # shorter sounds neither start a turn nor interrupt the bot
-    speculative_ms: int = 200  # silence after which the reply starts speculatively (0 = off)
+    min_speech_ms: int = 100  # shorter sounds neither start a turn nor interrupt the bot
+    speculative_ms: int = 160  # silence after which the reply starts speculatively (0 = off)
     # semantic_vad: Smart Turn decides at the tentative end whether the turn is complete;
     # if it is, the turn ends there, else it ends after ``silence_duration_ms`` (longer).
     semantic: bool = False

@@ -54,23 +54,21 @@ def _common_prefix(a: tuple[Turn, ...], b: tuple[Turn, ...]) -> int:
     return n
 
 
-def _continues(history: tuple[Turn, ...], conversation: tuple[Turn, ...]) -> int:
-    """How many turns of ``history`` a follow-up ``conversation`` reuses (0: not a follow-up).
-
-    The last turn of ``history`` (the reply) may differ: a barge-in keeps only what was heard.
-    """
+def _shared_turns(history: tuple[Turn, ...], conversation: tuple[Turn, ...]) -> int:
+    """Turns of ``conversation`` already in ``history``'s cache, not counting the system prompt
+    every conversation shares (a new conversation must not evict another one's cache)."""
     common = _common_prefix(history, conversation)
-    return common if common and common >= len(history) - 1 else 0
+    system = next((i for i, (role, _) in enumerate(conversation) if role != "system"), len(conversation))
+    return common if common > system else 0
 
 
 class _Pool:
     """Llama instances handed out one generation at a time, by cache affinity.
 
-    A follow-up turn goes back to the instance holding its conversation; anything else
-    takes the least recently used instance, so the caches of active conversations survive.
+    A request goes to the free instance whose cached conversation shares the most turns with
+    it (a follow-up turn, or a reply restarted after a discarded speculative one); ties go to
+    the least recently used instance, so the caches of other active conversations survive.
     """
-
-    """Llama instances handed out one generation at a time, by cache affinity."""
 
     def __init__(self, slots: list[_Slot]) -> None:
         self._slots = slots
@@ -90,7 +88,9 @@ class _Pool:
             while all(s.busy for s in self._slots):
                 self._cond.wait()
             free = [s for s in self._slots if not s.busy]
-            slot = max(free, key=lambda s: (_continues(s.history, conversation), -s.last_used))
+            # the instance whose KV cache shares the most turns with this request: a follow-up,
+            # or a reply re-started after a discarded speculative one; ties go to the LRU one
+            slot = max(free, key=lambda s: (_shared_turns(s.history, conversation), -s.last_used))
             slot.busy = True
             return slot
 

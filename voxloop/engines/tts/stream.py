@@ -58,7 +58,7 @@ class TTSStream(EngineStream[str, TTSChunk]):
         self._engine = engine
         self._options = options
         self.sample_rate = sample_rate or engine.sample_rate
-        self._chunker = chunker or ClauseChunker(first_min_words=5)  # early first audio
+        self._chunker = chunker or ClauseChunker(first_min_words=4)  # early first audio
         super().__init__(f"tts-stream:{engine.name}")
 
     async def aclose(self) -> None:
