@@ -88,3 +88,13 @@ def test_subtitle_cues_cut_at_sentences_and_length() -> None:
     assert cues[0].text == "Hello there."
     assert all(len(c.text) <= 40 and c.end - c.start <= 5 for c in cues)
     assert [c.start for c in cues] == sorted(c.start for c in cues)
+
+
+def test_decoding_stops_past_max_seconds() -> None:
+    from voxloop.audio.decode import AudioTooLong
+
+    data = wav_bytes(Audio(np.zeros(16000 * 5, np.float32), 16000))
+    with pytest.raises(AudioTooLong) as e:
+        decode_audio(data, 16000, name="long.wav", max_seconds=2)
+    assert e.value.http_status == 413 and "long.wav" in e.value.message
+    assert decode_audio(data, 16000, max_seconds=10).duration == pytest.approx(5.0, abs=0.01)

@@ -10,7 +10,7 @@ import numpy as np
 from voxloop.audio.pcm import Audio, resample
 from voxloop.errors import AudioDecodeError
 
-__all__ = ["SUPPORTED_FORMATS", "decode_audio", "decode_file"]
+__all__ = ["SUPPORTED_FORMATS", "AudioTooLong", "decode_audio", "decode_file"]
 
 SUPPORTED_FORMATS = ("wav", "flac", "mp3", "ogg", "oga", "opus", "m4a", "mp4", "mpeg", "mpga", "webm", "aac")
 
@@ -29,8 +29,22 @@ def decode_file(path: str | Path, sample_rate: int = 16000) -> Audio:
     return decode_audio(data, sample_rate, name=str(p))
 
 
-def decode_audio(data: bytes, sample_rate: int = 16000, name: str = "audio") -> Audio:
-    """Decode in-memory audio bytes to mono float32 at ``sample_rate``."""
+class AudioTooLong(AudioDecodeError):
+    """Decoding passed ``max_seconds`` (checked while decoding, whatever the header claims)."""
+
+    code = "audio_too_long"
+    http_status = 413
+
+
+def decode_audio(data: bytes, sample_rate: int = 16000, name: str = "audio",
+                 max_seconds: float | None = None) -> Audio:
+    """Decode in-memory audio bytes to mono float32 at ``sample_rate``.
+
+    ``max_seconds`` stops decoding as soon as it is passed (:class:`AudioTooLong`), so a small
+    file of very low bitrate cannot expand to gigabytes of samples.
+    """
+    limit = int(max_seconds * sample_rate) if max_seconds is not None else None
+    decoded = 0
     if not data:
         raise AudioDecodeError(f"{name}: empty file (0 bytes)")
     import av
@@ -45,6 +59,9 @@ def decode_audio(data: bytes, sample_rate: int = 16000, name: str = "audio") -> 
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().reshape(-1))
+                    decoded += len(chunks[-1])
+                if limit is not None and decoded > limit:
+                    raise AudioTooLong(f"{name}: audio is longer than {max_seconds:.0f} s")
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
     except AudioDecodeError:

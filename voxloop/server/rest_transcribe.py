@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from voxloop.audio import SUPPORTED_FORMATS, Audio, decode_audio
+from voxloop.audio.decode import AudioTooLong
 from voxloop.dialogue.vocabulary import Vocabulary
 from voxloop.engines.asr.longform import plan_chunks, speech_regions, transcribe_long_async
 from voxloop.engines.base import ASREngine, TranscribeOptions, Transcript, VADEngine
@@ -195,7 +196,10 @@ def _decode(data: bytes, filename: str, max_seconds: float) -> Audio:
     if declared is not None and declared > max_seconds:
         raise _too_long(declared, max_seconds)
     try:
-        audio = decode_audio(data, ASR_RATE, name=filename)
+        audio = decode_audio(data, ASR_RATE, name=filename, max_seconds=max_seconds + 1.0)
+    except AudioTooLong as e:
+        raise PayloadTooLarge(f"audio is longer than {max_seconds:.0f} s, the most this server accepts",
+                              param="file", code="audio_too_long") from e
     except AudioDecodeError as e:
         raise UnsupportedAudio(f"{e.message}. Supported formats: {', '.join(SUPPORTED_FORMATS)}",
                                param="file") from e
