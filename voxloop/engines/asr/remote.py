@@ -21,6 +21,7 @@ from voxloop.engines.base import (
     Transcript,
     Word,
 )
+from voxloop.engines.http import auth_headers, http_error
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest, MissingDependency
 
 __all__ = ["RemoteASR", "language_code"]
@@ -93,8 +94,7 @@ class RemoteASR(ASREngine):
             raise MissingDependency(
                 "the openai ASR backend needs httpx: pip install voxloop"
             ) from e
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        self._client = httpx.Client(timeout=self._timeout, headers=headers)
+        self._client = httpx.Client(timeout=self._timeout, headers=auth_headers(self._api_key))
 
     def describe(self) -> dict[str, str]:
         return {"backend": self.name, "url": self.base_url, "model": self.model}
@@ -133,7 +133,7 @@ class RemoteASR(ASREngine):
         except httpx.HTTPError as e:
             raise BackendUnavailable(f"ASR server {self.base_url} unreachable: {e}") from e
         if response.status_code >= 400:
-            raise _http_error(response)
+            raise http_error(response.status_code, response.content, f"ASR server {self.base_url}")
         try:
             body = response.json()
         except ValueError:
@@ -148,25 +148,6 @@ class RemoteASR(ASREngine):
 def _prompt(options: TranscribeOptions) -> str:
     words = ", ".join(w.strip() for w in options.hotwords if w.strip())
     return " ".join(p for p in (words, (options.prompt or "").strip()) if p)
-
-
-def _http_error(response: Any) -> BackendError:
-    message = ""
-    try:
-        body = response.json()
-        err = body.get("error") if isinstance(body, dict) else None
-        if isinstance(err, dict):
-            message = str(err.get("message") or "")
-        elif isinstance(err, str):
-            message = err
-        elif isinstance(body, dict) and "detail" in body:
-            message = str(body["detail"])
-    except ValueError:
-        pass
-    message = message or response.text[:300] or response.reason_phrase
-    status = int(response.status_code)
-    retryable = status in (408, 409, 429) or status >= 500
-    return BackendError(f"ASR server returned HTTP {status}: {message}", retryable=retryable)
 
 
 def _to_transcript(

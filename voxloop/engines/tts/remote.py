@@ -11,7 +11,7 @@ import httpx
 
 from voxloop.audio.pcm import Audio, Float32Array, pcm16_to_float
 from voxloop.engines.base import Capabilities, TTSEngine, TTSOptions
-from voxloop.engines.llm.remote import (
+from voxloop.engines.http import (
     AsyncClients,
     auth_headers,
     http_error,
