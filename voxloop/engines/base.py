@@ -322,8 +322,12 @@ class EngineStream(ABC, Generic[InT, EvT]):
             self._input_ended = True
 
     async def aclose(self) -> None:
+        """Stop at once and drop events not yet consumed: a closed stream yields nothing more."""
         self._input_ended = True
         await cancel_and_wait(self._task)
+        while not self._out.empty():
+            self._out.get_nowait()
+        self._out.put_nowait(_END)
 
     def _emit(self, event: EvT) -> None:
         self._out.put_nowait(event)

@@ -18,7 +18,7 @@ import numpy as np
 from voxloop.aio import cancel_and_wait, create_named_task
 from voxloop.audio.pcm import Audio, StreamResampler
 from voxloop.dialogue.chunker import ClauseChunker
-from voxloop.engines.base import _END, EngineStream, TTSEngine, TTSOptions, _Flush
+from voxloop.engines.base import EngineStream, TTSEngine, TTSOptions, _Flush
 
 __all__ = ["TTSChunk", "TTSStream", "tts_stream"]
 
@@ -60,13 +60,6 @@ class TTSStream(EngineStream[str, TTSChunk]):
         self.sample_rate = sample_rate or engine.sample_rate
         self._chunker = chunker or ClauseChunker(first_min_words=4)  # early first audio
         super().__init__(f"tts-stream:{engine.name}")
-
-    async def aclose(self) -> None:
-        """Stop synthesis and drop audio not yet consumed: a closed stream yields nothing more."""
-        await super().aclose()
-        while not self._out.empty():
-            self._out.get_nowait()
-        self._out.put_nowait(_END)
 
     async def _run(self, inputs: AsyncIterator[str | _Flush]) -> None:
         clauses: asyncio.Queue[str | None] = asyncio.Queue()
