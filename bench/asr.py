@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import logging
 import os
-import platform
 import statistics
 import sys
 import time
@@ -30,6 +29,9 @@ sys.path.insert(0, str(REPO))
 from voxloop.audio import Audio, read_wav  # noqa: E402
 from voxloop.engines.asr.whisper import WhisperASR  # noqa: E402
 from voxloop.engines.base import TranscribeOptions  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.sysinfo import cpu_model  # noqa: E402
 
 LONGFORM = "LJ001-0001_to_0016_concat"
 SWEEP_THREADS = (1, 2, 0)
@@ -208,16 +210,6 @@ def thread_sweep(
             (threads, statistics.median(r[1] for r in runs), statistics.median(r[2] for r in runs))
         )
     return out
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def render(

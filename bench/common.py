@@ -30,6 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.sysinfo import cpu_model  # noqa: E402
 from voxloop.audio import float_to_pcm16, read_wav, resample  # noqa: E402
 
 EVAL = Path(os.environ.get("VOXLOOP_EVAL_SPEECH", REPO.parent / "shared" / "eval-speech"))
@@ -358,11 +359,7 @@ def ms(x: float | None) -> str:
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        model = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                     if ln.startswith("model name"))
-    return f"nproc {os.cpu_count()}, {model}"
+    return f"nproc {os.cpu_count()}, {cpu_model()}"
 
 
 def load() -> str:

@@ -13,8 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,6 +22,9 @@ from pathlib import Path
 
 from voxloop.engines.base import ChatMessage, LLMOptions
 from voxloop.engines.llm.llamacpp import LlamaCppLLM
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.sysinfo import machine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "llm.md"
 SYSTEM = "You are a friendly voice assistant. Answer in one or two short sentences."
@@ -36,20 +37,6 @@ QUESTIONS = [
     "How far away is the moon?",
     "What is a good name for a cat?",
 ]
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{cpus} CPUs ({model}), {platform.system()} {platform.machine()}, load average {load}"
 
 
 @contextlib.contextmanager

@@ -12,15 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import os
-import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 from voxloop.engines.base import TTSOptions
 from voxloop.engines.tts.piper import PiperTTS
 from voxloop.engines.tts.stream import tts_stream
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.sysinfo import machine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "tts.md"
 TEXTS = {
@@ -30,20 +32,6 @@ TEXTS = {
         "temperatures rising to about twenty degrees by the middle of the afternoon."
     ),
 }
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{cpus} CPUs ({model}), {platform.system()} {platform.machine()}, load average {load}"
 
 
 async def timed(tts: PiperTTS, text: str) -> tuple[float, float]:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,9 @@ import numpy as np
 from voxloop.audio import Audio, decode_file
 from voxloop.engines.turn import SmartTurn
 from voxloop.engines.vad.silero import SileroVAD
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.sysinfo import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval-speech"
@@ -80,7 +82,7 @@ def main() -> None:
         "# End-of-turn detection: silence vs Smart Turn v3",
         "",
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
-        f"- machine: nproc {os.cpu_count()}, {platform.processor() or platform.machine()}",
+        f"- machine: {machine()}",
         "- command: `.venv/bin/python bench/turn.py`",
         f"- {len(ends)} English clips of eval-speech; {n_mid} pauses >= 200 ms inside speech (the user is "
         "not done); each clip's end of speech (the user is done)",

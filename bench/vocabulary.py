@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import re
 import sys
 import time
@@ -33,6 +32,9 @@ sys.path.insert(0, str(REPO))
 from voxloop.audio import Audio  # noqa: E402
 from voxloop.dialogue.vocabulary import Vocabulary  # noqa: E402
 from voxloop.engines import ASREngine, TranscribeOptions, TTSEngine, create_engine  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.sysinfo import cpu_model  # noqa: E402
 
 SENTENCES = (
     "The patient takes metformin and atorvastatin daily.",
@@ -127,16 +129,6 @@ def corrected(result: Result, vocab: Vocabulary, label: str) -> Result:
     t0 = time.perf_counter()
     hyps = [vocab.correct(h) for h in result.hyps]
     return Result(label, hyps, result.seconds + time.perf_counter() - t0)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def false_corrections(vocab: Vocabulary) -> tuple[int, int]:
