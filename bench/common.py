@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -250,37 +249,16 @@ def server(port: int | None, max_sessions: int | None = None) -> Iterator[tuple[
         health(base)
         yield base, listener_pid(port)
         return
-    from tests.support import free_port
+    from tests.support import server_process
 
-    port = free_port()
-    log = tempfile.NamedTemporaryFile("w", prefix=f"voxloop-bench-{port}-", suffix=".log", delete=False)
-    cmd = [sys.executable, "-m", "voxloop.cli.main", "-v", "serve", "--port", str(port)]
-    if max_sessions:
-        cmd += ["--max-sessions", str(max_sessions)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    base = f"http://127.0.0.1:{port}"
-    print(f"started voxloop serve pid {proc.pid} on {base}, log {log.name}", flush=True)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"voxloop serve exited with {proc.returncode}; see {log.name}")
-            with contextlib.suppress(OSError):
-                health(base)
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("voxloop serve did not become healthy")
-            time.sleep(0.5)
+    with tempfile.NamedTemporaryFile("w", prefix="voxloop-bench-", suffix=".log", delete=False) as log:
+        log_path = Path(log.name)
+    cmd = ["--max-sessions", str(max_sessions)] if max_sessions else []
+    with server_process(*cmd, log_path=log_path) as (base, proc):
+        print(f"started voxloop serve pid {proc.pid} on {base}, log {log_path}", flush=True)
         yield base, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        if proc.returncode not in (0, -15):
-            print(f"voxloop serve exited with {proc.returncode}; see {log.name}", flush=True)
+    if proc.returncode not in (0, -15):
+        print(f"voxloop serve exited with {proc.returncode}; see {log_path}", flush=True)
 
 
 class ProcSampler:

@@ -25,10 +25,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(*extra: str, timeout: float = 120.0) -> Iterator[str]:
-    """Start ``voxloop serve`` on a free loopback port; yield its base URL (http://127.0.0.1:P)."""
+def server_process(*extra: str, log_path: Path | None = None,
+                   timeout: float = 180.0) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start ``voxloop serve`` on a free loopback port; yield (base URL, process) once healthy."""
     port = free_port()
-    log = open(ROOT / f".pytest_cache/server-{port}.log", "w") if (ROOT / ".pytest_cache").exists() else None
+    log = open(log_path, "w") if log_path is not None else None  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "voxloop.cli.main", "-v", "serve", "--port", str(port), *extra],
         cwd=ROOT, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -38,14 +39,14 @@ def running_server(*extra: str, timeout: float = 120.0) -> Iterator[str]:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"voxloop serve exited with {proc.returncode}")
+                raise RuntimeError(f"voxloop serve exited with {proc.returncode}; log: {log_path}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError("voxloop serve did not become healthy")
+                raise RuntimeError(f"voxloop serve did not become healthy; log: {log_path}")
             time.sleep(0.3)
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         try:
@@ -54,6 +55,15 @@ def running_server(*extra: str, timeout: float = 120.0) -> Iterator[str]:
             proc.kill()
         if log:
             log.close()
+
+
+@contextlib.contextmanager
+def running_server(*extra: str, timeout: float = 120.0) -> Iterator[str]:
+    """A real server for a test module; its log goes to .pytest_cache/ when that exists."""
+    cache = ROOT / ".pytest_cache"
+    log_path = cache / f"server-{os.getpid()}-{time.monotonic_ns()}.log" if cache.exists() else None
+    with server_process(*extra, log_path=log_path, timeout=timeout) as (base, _):
+        yield base
 
 
 @functools.lru_cache(maxsize=1)
