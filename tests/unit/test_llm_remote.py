@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
+from tests.fake_http import FakeServer, serving
 from voxloop.engines import create_engine
 from voxloop.engines.base import ChatMessage, LLMOptions
 from voxloop.engines.llm.remote import RemoteLLM, parse_base_url
@@ -58,35 +58,9 @@ class Handler(BaseHTTPRequestHandler):
             self.server.disconnected.set()
 
 
-class FakeServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, behaviour: Behaviour) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.behaviour = behaviour
-        self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
-        self.sent = 0
-        self.disconnected = threading.Event()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-
 @pytest.fixture
 def serve() -> Iterator[Callable[[Behaviour], FakeServer]]:
-    servers: list[FakeServer] = []
-
-    def start(behaviour: Behaviour) -> FakeServer:
-        server = FakeServer(behaviour)
-        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    yield from serving(Handler)
 
 
 def delta(text: str) -> dict[str, Any]:

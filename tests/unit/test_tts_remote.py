@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.fake_http import FakeServer, serving
 from voxloop.engines import create_engine
 from voxloop.engines.base import TTSOptions
 from voxloop.engines.tts.remote import RemoteTTS
@@ -28,7 +28,7 @@ Behaviour = Callable[["Handler", dict[str, Any]], None]
 
 
 class Handler(BaseHTTPRequestHandler):
-    server: FakeSpeechServer
+    server: FakeServer
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -60,38 +60,12 @@ class Handler(BaseHTTPRequestHandler):
             self.server.disconnected.set()
 
 
-class FakeSpeechServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, behaviour: Behaviour) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.behaviour = behaviour
-        self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
-        self.sent = 0
-        self.disconnected = threading.Event()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-
 @pytest.fixture
-def serve() -> Iterator[Callable[[Behaviour], FakeSpeechServer]]:
-    servers: list[FakeSpeechServer] = []
-
-    def start(behaviour: Behaviour) -> FakeSpeechServer:
-        server = FakeSpeechServer(behaviour)
-        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+def serve() -> Iterator[Callable[[Behaviour], FakeServer]]:
+    yield from serving(Handler)
 
 
-async def test_streams_pcm_and_sends_an_openai_request(serve: Callable[[Behaviour], FakeSpeechServer]) -> None:
+async def test_streams_pcm_and_sends_an_openai_request(serve: Callable[[Behaviour], FakeServer]) -> None:
     server = serve(lambda h, body: h.pcm(PCM))
     tts = RemoteTTS(server.url + "?model=kokoro&voice=af_sky", api_key="k")
     chunks = [a async for a in tts.synthesize("Hello there.", TTSOptions(speed=1.25))]
@@ -104,7 +78,7 @@ async def test_streams_pcm_and_sends_an_openai_request(serve: Callable[[Behaviou
     assert body == {"model": "kokoro", "input": "Hello there.", "voice": "af_sky", "response_format": "pcm", "speed": 1.25}
 
 
-async def test_options_voice_overrides_and_defaults(serve: Callable[[Behaviour], FakeSpeechServer]) -> None:
+async def test_options_voice_overrides_and_defaults(serve: Callable[[Behaviour], FakeServer]) -> None:
     server = serve(lambda h, body: h.pcm(PCM[:100]))
     tts = RemoteTTS(server.url)
     [a async for a in tts.synthesize("Hi.", TTSOptions(voice="nova"))]
@@ -115,7 +89,7 @@ async def test_options_voice_overrides_and_defaults(serve: Callable[[Behaviour],
     assert len(server.requests) == 2
 
 
-def test_blocking_synthesis(serve: Callable[[Behaviour], FakeSpeechServer]) -> None:
+def test_blocking_synthesis(serve: Callable[[Behaviour], FakeServer]) -> None:
     server = serve(lambda h, body: h.pcm(PCM))
     tts = RemoteTTS(server.url)
     try:
@@ -125,7 +99,7 @@ def test_blocking_synthesis(serve: Callable[[Behaviour], FakeSpeechServer]) -> N
     assert np.array_equal(np.round(samples * 32768).astype(np.int16), RAMP)
 
 
-async def test_closing_the_iterator_closes_the_response(serve: Callable[[Behaviour], FakeSpeechServer]) -> None:
+async def test_closing_the_iterator_closes_the_response(serve: Callable[[Behaviour], FakeServer]) -> None:
     server = serve(lambda h, body: h.pcm(PCM * 40, piece=4096, delay=0.01))
     chunks = RemoteTTS(server.url).synthesize("A long text.")
     async for _ in chunks:
@@ -135,7 +109,7 @@ async def test_closing_the_iterator_closes_the_response(serve: Callable[[Behavio
     assert server.sent < len(PCM) * 40 // 4096
 
 
-async def test_streaming_tts_adapter_with_remote_backend(serve: Callable[[Behaviour], FakeSpeechServer]) -> None:
+async def test_streaming_tts_adapter_with_remote_backend(serve: Callable[[Behaviour], FakeServer]) -> None:
     server = serve(lambda h, body: h.pcm(PCM))
     stream = tts_stream(RemoteTTS(server.url), TTSOptions(), sample_rate=16000)
     stream.push("First sentence here. Second one.")
@@ -156,7 +130,7 @@ async def test_streaming_tts_adapter_with_remote_backend(serve: Callable[[Behavi
     ],
 )
 async def test_http_errors(
-    serve: Callable[[Behaviour], FakeSpeechServer], status: int, payload: bytes, message: str, retryable: bool
+    serve: Callable[[Behaviour], FakeServer], status: int, payload: bytes, message: str, retryable: bool
 ) -> None:
     server = serve(lambda h, body: h.error(status, payload))
     tts = RemoteTTS(server.url)
