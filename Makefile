@@ -6,14 +6,18 @@ STAMP  := $(VENV)/.voxloop-installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
+# llama-cpp-python is built from source with portable flags (scripts/llama-cmake-args explains).
+LLAMA_CPP_VERSION ?= 0.3.36
+LLAMA_CMAKE_ARGS  ?= $(shell sh scripts/llama-cmake-args)
 
 .PHONY: setup run demo test test-fast lint typecheck bench browser-deps clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile scripts/llama-cmake-args scripts/install-llama
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	sh scripts/install-llama $(PY) $(LLAMA_CPP_VERSION) "$(LLAMA_CMAKE_ARGS)"
 	$(PY) -m pip install -q -e '.[embedded,server,dev]'
 	# Smart Turn v3 (semantic end of turn): only its ONNX file is used, so skip pipecat's deps
 	$(PY) -m pip install -q --no-deps 'pipecat-ai>=0.0.90'

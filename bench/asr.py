@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/asr.py [--model tiny.en] [--threads 1] [--out bench/results/asr.md]
 
-Configurations: 30 s window vs reduced window, greedy vs beam 5. WER uses Whisper's
+Configurations: 30 s window vs reduced window, greedy vs beam 5, and the path files take
+(CLI ``voxloop transcribe`` and REST ``/v1/audio/transcriptions``: VAD long form, beam 5). WER uses Whisper's
 English normaliser (``whisper-normalizer``) and ``jiwer``; the derived long-form file
 ``LJ001-0001_to_0016_concat`` is left out of the aggregate (it repeats 16 clips) and is
 reported on its own as a long-form check. Files are read in place, never copied.
@@ -27,8 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from voxloop.audio import Audio, read_wav  # noqa: E402
+from voxloop.engines.asr.longform import transcribe_long  # noqa: E402
 from voxloop.engines.asr.whisper import WhisperASR  # noqa: E402
-from voxloop.engines.base import TranscribeOptions  # noqa: E402
+from voxloop.engines.base import OFFLINE_BEAM_SIZE, TranscribeOptions, VADEngine  # noqa: E402
+from voxloop.engines.registry import create_engine  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.sysinfo import cpu_model  # noqa: E402
@@ -51,13 +54,16 @@ class Config:
     label: str
     window: Literal["auto", "full"]
     beam: int
+    files: bool = False  # the file path of the CLI and REST: Silero VAD long form + their defaults
 
 
 CONFIGS = (
     Config("30 s window, greedy", "full", 1),
-    Config("reduced window, greedy", "auto", 1),
+    Config("reduced window, greedy (live turns and partials)", "auto", 1),
     Config("30 s window, beam 5", "full", 5),
     Config("reduced window, beam 5", "auto", 5),
+    Config(f"files: CLI and REST default (VAD long form, beam {OFFLINE_BEAM_SIZE})", "auto", OFFLINE_BEAM_SIZE,
+           files=True),
 )
 
 
@@ -122,10 +128,26 @@ class Result:
     hyps: dict[str, str] = field(default_factory=dict)
 
 
-def timed(asr: WhisperASR, audio: Audio, opts: TranscribeOptions) -> tuple[str, float, float]:
+_VAD: list[VADEngine] = []
+
+
+def files_vad() -> VADEngine:
+    """The VAD the CLI uses for files (created once)."""
+    if not _VAD:
+        vad = create_engine("vad")
+        assert isinstance(vad, VADEngine)
+        vad.prewarm()
+        _VAD.append(vad)
+    return _VAD[0]
+
+
+def timed(asr: WhisperASR, audio: Audio, opts: TranscribeOptions, files: bool = False) -> tuple[str, float, float]:
     """Text, wall seconds and process CPU seconds of one call."""
     t0, c0 = time.perf_counter(), time.process_time()
-    text = asr.transcribe_sync(audio, opts).text
+    if files:
+        text = transcribe_long(asr, files_vad(), audio, opts).text
+    else:
+        text = asr.transcribe_sync(audio, opts).text
     return text, time.perf_counter() - t0, time.process_time() - c0
 
 
@@ -140,7 +162,7 @@ def run_config(asr: WhisperASR, clips: Sequence[Clip], cfg: Config, repeats: int
     logger.setLevel(logging.DEBUG)
     try:
         for clip in scored:
-            hyps[clip.name], wall, _ = timed(asr, clip.audio, opts)
+            hyps[clip.name], wall, _ = timed(asr, clip.audio, opts, cfg.files)
             latencies.append(wall)
     finally:
         logger.removeHandler(counter)
@@ -152,12 +174,12 @@ def run_config(asr: WhisperASR, clips: Sequence[Clip], cfg: Config, repeats: int
         for g in groups
     }
     short = next(c for c in clips if c.name == SHORT_CLIP)
-    timed(asr, short.audio, opts)  # warm
-    runs = [timed(asr, short.audio, opts) for _ in range(repeats)]
+    timed(asr, short.audio, opts, cfg.files)  # warm
+    runs = [timed(asr, short.audio, opts, cfg.files) for _ in range(repeats)]
     long = next((c for c in clips if c.name == LONGFORM), None)
     long_wer = long_rtf = float("nan")
     if long is not None:
-        text, wall, _ = timed(asr, long.audio, opts)
+        text, wall, _ = timed(asr, long.audio, opts, cfg.files)
         long_rtf = wall / long.audio.duration
         long_wer = wer([long.text], [text])
     return Result(
@@ -275,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--window-s", type=float, default=10.0)
     p.add_argument("--repeats", type=int, default=10, help="calls for the 5 s latency")
     p.add_argument(
-        "--configs", default="all", help="comma-separated indexes into the 4 configs, or 'all'"
+        "--configs", default="all", help="comma-separated indexes into the 5 configs, or 'all'"
     )
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "asr.md")
     p.add_argument("--dump", type=Path, help="write every hypothesis as JSON here")

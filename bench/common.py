@@ -114,13 +114,17 @@ class Playback:
 
 
 class Mic:
-    """Streams 100 ms appends every 100 ms on a fixed clock: queued clips, else silence."""
+    """Streams 100 ms appends on a fixed clock, as a live microphone delivers them: each chunk is
+    sent at the *end* of the 100 ms it holds (a microphone cannot hand over audio not yet spoken);
+    queued clips, else silence. ``spoken_at`` is when a stream second was said, the clock every
+    latency starts from (so the chunking delay counts against us, as a user would feel it)."""
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.queue: deque[str] = deque()
         self.sent_at: list[float] = []  # monotonic time each chunk's send returned
         self.max_lag = 0.0  # worst delay of a send behind its slot
+        self.t0: float | None = None  # when stream second 0 was spoken
         self._cond = asyncio.Condition()
 
     def play(self, clip: Clip) -> Playback:
@@ -134,10 +138,10 @@ class Mic:
         self.queue.extend([SILENCE] * round(seconds / CHUNK))
 
     async def run(self) -> None:
-        t0 = time.monotonic()
+        t0 = self.t0 = time.monotonic()
         k = 0
         while True:
-            slot = t0 + k * CHUNK
+            slot = t0 + (k + 1) * CHUNK  # chunk k holds [k, k+1) * CHUNK: ready at its end
             if (wait := slot - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
             chunk = self.queue.popleft() if self.queue else SILENCE
@@ -155,10 +159,15 @@ class Mic:
             await self._cond.wait_for(lambda: len(self.sent_at) > idx)
         return self.sent_at[idx]
 
+    def spoken_at(self, stream_s: float) -> float:
+        """When stream second ``stream_s`` was spoken (the mic's clock, not the send)."""
+        assert self.t0 is not None, "the mic has not started"
+        return self.t0 + stream_s
+
     def time_of(self, stream_s: float) -> float | None:
-        """Send time of the chunk holding stream second ``stream_s`` (None if not sent yet)."""
+        """When stream second ``stream_s`` was spoken, once its chunk has been sent (else None)."""
         i = max(0, int(stream_s / CHUNK + 1e-9))
-        return self.sent_at[i] if i < len(self.sent_at) else None
+        return self.spoken_at(stream_s) if i < len(self.sent_at) else None
 
 
 class Recorder:
@@ -328,8 +337,15 @@ def flat(results: list[Any], attr: str) -> list[Any]:
     return [x for r in results for x in getattr(r, attr)]
 
 
+MIN_P95 = 30  # samples behind any reported p95 (fewer: the p95 is not printed)
+
+
 def pct(xs: list[float], p: float) -> float | None:
-    return float(np.percentile(xs, p)) if xs else None
+    """The p-th percentile; None without data, and None for a tail (p > 50) of fewer than
+    ``MIN_P95`` samples, which would only be the worst one or two."""
+    if not xs or (p > 50 and len(xs) < MIN_P95):
+        return None
+    return float(np.percentile(xs, p))
 
 
 def ms(x: float | None) -> str:

@@ -11,17 +11,19 @@ completed transcripts of a stream joined, vs the joined references) is compared 
 English normaliser + jiwer, word-weighted over all streams. Each N stops itself after --limit s.
 
 Definitions (all client-side, time.monotonic()):
-- speech start / end of a clip: send time of the append holding its first / last non-silent
-  sample (energy trim: 20 ms frames under max(loudest - 35 dB, noise floor + 10 dB) are silence).
+- the mic: each 100 ms append is sent at the end of the 100 ms it holds, as a live microphone
+  delivers audio; "spoken" times below are mic start + stream time, when the sound was said.
+- speech start / end of a clip: when its first / last non-silent sample was spoken (energy
+  trim: 20 ms frames under max(loudest - 35 dB, noise floor + 10 dB) are silence).
 - first partial: speech start -> first ...input_audio_transcription.delta of the clip's items
   (items are matched to clips by the audio_start_ms of their speech_started event).
-- partial lag: for each delta, arrival - send time of the audio where its last word ends. The
+- partial lag: for each delta, arrival - when the audio where its last word ends was spoken. The
   server does not say where that is: a delta that brings the clip's streamed text to c words is
   taken to end where word c of the offline transcript of the clip ends (Whisper word timestamps,
   same engine; streamed and offline words are matched by position, not aligned).
 - final: speech end of the clip -> ...input_audio_transcription.completed of its last item.
 - real time: every clip of every stream got its final < 1.5 s after speech end, no server_busy.
-- VAD lag: speech_stopped received - send time of audio_end_ms + 500 ms (silence_duration_ms).
+- VAD lag: speech_stopped received - when audio_end_ms + 500 ms was spoken (silence_duration_ms).
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def analyse(rec: Recorder, mic: Mic, pbs: list[Playback], st: DStats) -> None:
             owner.setdefault(k, []).append(item)
     for k, pb in enumerate(pbs):
         items = owner.get(k, [])
-        onset, end = mic.sent_at[pb.onset_idx], mic.sent_at[pb.end_idx]
+        onset, end = mic.spoken_at(pb.onset_stream), mic.spoken_at(pb.end_stream)
         said = 0  # words of the clip's earlier items
         for i in items:  # partial lag: where does the c-th word of the clip end?
             a, b = start[i], stop.get(i, (0.0, pb.end_stream))[1]
@@ -147,10 +149,11 @@ async def dictate(sid: int, n: int, base: str, clips: list[Clip], args: argparse
             await ws.send(json.dumps(UPDATE))
             await rec.wait(lambda e: e["type"].endswith("session.updated"), 0, 20)
             tasks.append(asyncio.create_task(mic.run()))
-            for k in range(args.turns):
+            turns = turns_for(n, args)
+            for k in range(turns):
                 clip = clips[(sid * 7 + k) % len(clips)]
                 if deadline - time.monotonic() < clip.duration + 6:
-                    st.problems["clips skipped (time limit)"] += args.turns - k
+                    st.problems["clips skipped (time limit)"] += turns - k
                     break
                 pbs.append(mic.play(clip))
                 mic.pause(1.0)
@@ -177,12 +180,22 @@ async def dictate(sid: int, n: int, base: str, clips: list[Clip], args: argparse
     return st
 
 
+def turns_for(n: int, args: argparse.Namespace) -> int:
+    """Clips per stream so that N streams give at least ``--clips`` finals."""
+    return max(args.turns, -(-args.clips // n))
+
+
+def limit_for(n: int, args: argparse.Namespace) -> float:
+    return max(args.limit, 30.0 + 9.0 * turns_for(n, args))
+
+
 async def run_n(n: int, base: str, clips: list[Clip], args: argparse.Namespace) -> list[DStats]:
-    deadline = time.monotonic() + args.limit
+    limit = limit_for(n, args)
+    deadline = time.monotonic() + limit
 
     async def one(sid: int) -> DStats:
         try:
-            return await asyncio.wait_for(dictate(sid, n, base, clips, args, deadline), args.limit + 20)
+            return await asyncio.wait_for(dictate(sid, n, base, clips, args, deadline), limit + 20)
         except Exception as e:  # noqa: BLE001 - a crashed client is a result too
             st = DStats(realtime=False)
             st.problems[f"client failed: {type(e).__name__}"] += 1
@@ -219,7 +232,7 @@ async def main_async(args: argparse.Namespace) -> None:
     clips = load_clips(lambda r: 1.5 <= r["duration_s"] <= 12.0 and "8k" not in r["audio"] and "concat" not in r["audio"])
     clips = [c for c in clips if c.trimmable]
     ns = [int(x) for x in args.sessions.split(",")]
-    used = {clips[(s * 7 + k) % len(clips)].name for s in range(max(ns)) for k in range(args.turns)}
+    used = {clips[(s * 7 + k) % len(clips)].name for n in ns for s in range(n) for k in range(turns_for(n, args))}
     print(f"offline transcription of {len(used)} clips ...", flush=True)
     t0 = time.monotonic()
     offline = offline_transcripts([c for c in clips if c.name in used])
@@ -229,7 +242,7 @@ async def main_async(args: argparse.Namespace) -> None:
     with server(args.port) as (base, pid):
         if args.warmup:  # one short unrecorded session: a cold server's first replies are slow
             print("warm-up (not recorded) ...", flush=True)
-            await run_n(1, base, clips, argparse.Namespace(**{**vars(args), "turns": 2, "limit": 45.0}))
+            await run_n(1, base, clips, argparse.Namespace(**{**vars(args), "turns": 2, "clips": 2, "limit": 45.0}))
         for n in ns:
             h0 = await wait_idle(base)
             print(f"N={n} ...", flush=True)
@@ -271,7 +284,8 @@ async def main_async(args: argparse.Namespace) -> None:
                      if args.warmup else "no warm-up: the first N ran on a cold server"),
              f"- server: {'existing on port ' + str(args.port) if args.port else '`voxloop serve` started by the script'}"
              ", default engines (Silero VAD, Whisper tiny.en), one process",
-             f"- per stream: {args.turns} clips with 1 s silence between; each N stops after {args.limit:.0f} s"]
+             f"- per stream: max({args.turns}, ceil({args.clips} / N)) clips with 1 s silence between; each N stops "
+             f"after max({args.limit:.0f} s, 30 s + 9 s x clips)"]
     write_report(Path(args.out), "Dictation (streaming transcription) load benchmark", intro, body)
 
 
@@ -283,7 +297,8 @@ HEADER = ["N streams", "clips", "first partial p50 / p95", "partial lag p50 / p9
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sessions", default="1,2,4,8,16", help="comma-separated concurrent stream counts")
-    p.add_argument("--turns", type=int, default=6, help="clips per stream")
+    p.add_argument("--turns", type=int, default=6, help="at least this many clips per stream")
+    p.add_argument("--clips", type=int, default=30, help="at least this many clips (finals) per N")
     p.add_argument("--limit", type=float, default=90.0, help="seconds per N run")
     p.add_argument("--port", type=int, default=None, help="use the voxloop server already on this port")
     p.add_argument("--out", default=str(RESULTS), help="results file (markdown)")

@@ -9,12 +9,16 @@ talks over the reply ``--barge-after`` s after its first audio delta (barge-in).
 ``voxloop serve`` is started on a free 127.0.0.1 port. Each N stops itself after ``--limit`` s.
 
 Definitions (all client-side, time.monotonic()):
-- voice-to-voice: send time of the append holding the clip's last non-silent sample (energy trim:
-  20 ms frames under max(loudest frame - 35 dB, noise floor + 10 dB) are silence) -> first
+- the mic: each 100 ms append is sent at the end of the 100 ms it holds, as a live microphone
+  delivers audio; every clock below starts when the sound was *spoken* (mic start + stream
+  time), so the up-to-100 ms wait for a chunk to fill counts against voxloop.
+- voice-to-voice: the clip's last non-silent sample spoken (energy trim: 20 ms frames under
+  max(loudest frame - 35 dB, noise floor + 10 dB) are silence) -> first
   response.output_audio.delta of the reply.
-- barge-in stop: send time of the append holding the interrupting clip's first non-silent sample
-  -> last audio delta of the interrupted reply received (0 if all of it had been received before)
-  and -> output_audio_buffer.cleared received.
+- barge-in stop: the interrupting clip's first non-silent sample spoken -> (a) last audio delta of
+  the interrupted reply received (0 if all of it had been received before) and (b)
+  output_audio_buffer.cleared received, which is what stops a client's speaker.
+- p95 (and any tail percentile) is printed only over >= 30 samples; "-" otherwise.
 - stall: a player that starts at the first delta and plays deltas back to back pauses for
   max_i(arrival_i - arrival_0 - audio before i) in total; a reply is behind real time if > 0.2 s.
 - VAD lag: speech_stopped received - send time of audio_end_ms + silence_duration_ms; the server
@@ -92,7 +96,8 @@ async def turn(rec: Recorder, mic: Mic, pb: Playback, start: int, st: Stats, arg
     def left() -> float:
         return max(1.0, min(30.0, deadline - time.monotonic()))
 
-    end_t = await mic.sent(pb.end_idx)
+    await mic.sent(pb.end_idx)
+    end_t = mic.spoken_at(pb.end_stream)  # the user's last sound, on the mic's clock
     st.stage = "speech_stopped"
     i = await rec.wait(lambda e: e["type"] == "input_audio_buffer.speech_stopped"
                        and e["audio_end_ms"] >= 1000 * pb.end_stream - 800, start, left())
@@ -115,7 +120,8 @@ async def turn(rec: Recorder, mic: Mic, pb: Playback, start: int, st: Stats, arg
         else:
             start2 = len(rec.events)
             pb2 = mic.play(interrupt)
-            st.barges.append((rid, await mic.sent(pb2.onset_idx)))
+            await mic.sent(pb2.onset_idx)
+            st.barges.append((rid, mic.spoken_at(pb2.onset_stream)))
             await rec.wait(is_("response.done", rid), j, left())
             await turn(rec, mic, pb2, start2, st, args, deadline, None)
             return
@@ -175,8 +181,19 @@ def analyse(rec: Recorder, mic: Mic, st: Stats) -> None:
     st.behind = any(why.values())
 
 
+def turns_for(n: int, args: argparse.Namespace) -> int:
+    """User turns per session so that N sessions give at least ``--replies`` replies."""
+    return max(args.turns, -(-args.replies // n))
+
+
+def limit_for(n: int, args: argparse.Namespace) -> float:
+    """Seconds for one N: about 12 s a turn (clip, reply, pause), more when sessions queue."""
+    return max(args.limit, 20.0 + turns_for(n, args) * 12.0 * max(1.0, n / 4))
+
+
 async def converse(sid: int, n: int, base: str, clips: list[Clip], args: argparse.Namespace, deadline: float) -> Stats:
     st = Stats()
+    turns = turns_for(n, args)
     await asyncio.sleep(sid * min(0.5, 3.0 / n))  # stagger the starts over a few seconds
     url = base.replace("http", "ws") + "/v1/realtime?model=voxloop"
     async with websockets.connect(url, max_size=None, open_timeout=20) as ws:
@@ -192,9 +209,9 @@ async def converse(sid: int, n: int, base: str, clips: list[Clip], args: argpars
             await rec.wait(is_("session.updated"), 0, 20)
             tasks.append(asyncio.create_task(mic.run()))
             k = 0
-            for k in range(args.turns):
+            for k in range(turns):
                 if deadline - time.monotonic() < 12:
-                    st.problems["turns skipped (time limit)"] += args.turns - k
+                    st.problems["turns skipped (time limit)"] += turns - k
                     break
                 clip = clips[(sid * 5 + k) % len(clips)]
                 barge = args.barge_every > 0 and k % args.barge_every == args.barge_every - 1
@@ -217,11 +234,12 @@ async def converse(sid: int, n: int, base: str, clips: list[Clip], args: argpars
 
 
 async def run_n(n: int, base: str, clips: list[Clip], args: argparse.Namespace) -> list[Stats]:
-    deadline = time.monotonic() + args.limit
+    limit = limit_for(n, args)
+    deadline = time.monotonic() + limit
 
     async def one(sid: int) -> Stats:
         try:
-            return await asyncio.wait_for(converse(sid, n, base, clips, args, deadline), args.limit + 20)
+            return await asyncio.wait_for(converse(sid, n, base, clips, args, deadline), limit + 20)
         except Exception as e:  # noqa: BLE001 - a crashed client is a result too
             st = Stats()
             st.problems[f"client failed: {type(e).__name__}"] += 1
@@ -241,11 +259,13 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"{len(clips)} clips: {', '.join(c.name for c in clips)}", flush=True)
     ns = [int(x) for x in args.sessions.split(",")]
     rows, rows2, notes = [], [], []
+    all_last: list[float] = []
+    all_clr: list[float] = []
     load_before = load()
     with server(args.port) as (base, pid):
         if args.warmup:  # one short unrecorded session: a cold server's first replies are slow
             print("warm-up (not recorded) ...", flush=True)
-            await run_n(1, base, clips, argparse.Namespace(**{**vars(args), "turns": 3, "limit": 45.0}))
+            await run_n(1, base, clips, argparse.Namespace(**{**vars(args), "turns": 3, "replies": 3, "limit": 45.0}))
         for n in ns:
             h0 = await wait_idle(base)
             print(f"N={n} ...", flush=True)
@@ -256,6 +276,8 @@ async def main_async(args: argparse.Namespace) -> None:
                 client_cpu = 100 * (time.process_time() - c0) / wall
             h1 = await wait_idle(base)
             v2v, last, clr = flat(res, "v2v"), flat(res, "barge_last"), flat(res, "barge_cleared")
+            all_last.extend(last)
+            all_clr.extend(clr)
             stalls, lags, metrics = flat(res, "stalls"), flat(res, "vad_lags"), flat(res, "metrics")
             problems: Counter[str] = sum((s.problems for s in res), Counter())
             behind = sum(s.behind for s in res)
@@ -279,11 +301,16 @@ async def main_async(args: argparse.Namespace) -> None:
                          "behind", "CPU %", "RSS MiB"], rows[-1:]), flush=True)
             print(notes[-1], flush=True)
     load_after = load()
+    pooled = (f"All N pooled: barge-ins {len(all_last)}; stop at last delta p50 {ms(pct(all_last, 50))} / "
+              f"p95 {ms(pct(all_last, 95))} ms; output_audio_buffer.cleared p50 {ms(pct(all_clr, 50))} / "
+              f"p95 {ms(pct(all_clr, 95))} ms.")
+    print(pooled, flush=True)
     body = "\n\n".join([
         "## Client-side latency (ms) and server load",
         table(["N sessions", "replies", "voice-to-voice p50", "voice-to-voice p95", "barge-ins done/tried",
                "barge-in stop, last delta p50 / p95", "barge-in stop, cleared p50 / p95",
                "sessions behind real time", "server CPU % avg (100 = 1 core)", "server peak RSS MiB"], rows),
+        pooled,
         "## Server `voxloop.metrics` medians (ms), reply pacing, VAD lag",
         table(["N sessions", "voice_to_voice_ms", "asr_final_ms", "llm_first_token_ms", "tts_first_chunk_ms",
                "barge_in_stop_ms", "speculative replies", "stall p95", "stall max", "VAD lag p95",
@@ -297,20 +324,23 @@ async def main_async(args: argparse.Namespace) -> None:
                      if args.warmup else "no warm-up: the first N ran on a cold server"),
              f"- server: {'existing on port ' + str(args.port) if args.port else '`voxloop serve` started by the script'}, "
              "default engines (Silero VAD, Whisper tiny.en, SmolLM2-135M, Piper joe), one process",
-             f"- per session: {args.turns} turns of one 2-6 s eval-speech clip each (+ silence), "
-             f"barge-in on every turn k % {args.barge_every} == 0, {args.barge_after} s after the reply's first delta, "
-             f"max_output_tokens {args.max_tokens}; each N stops after {args.limit:.0f} s"]
+             f"- per session: max({args.turns}, ceil({args.replies} / N)) turns of one 2-6 s eval-speech clip each "
+             f"(+ silence), barge-in on every turn k % {args.barge_every} == {args.barge_every - 1}, "
+             f"{args.barge_after} s after the reply's first delta, max_output_tokens {args.max_tokens}; "
+             f"each N stops after max({args.limit:.0f} s, 20 s + 12 s x turns x max(1, N/4))"]
     write_report(Path(args.out), "Realtime conversation load benchmark", intro, body)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sessions", default="1,2,4,8,16", help="comma-separated concurrent session counts")
-    p.add_argument("--turns", type=int, default=4, help="user turns per session")
-    p.add_argument("--barge-every", type=int, default=3, help="barge in on every k-th turn (0 = never)")
+    p.add_argument("--turns", type=int, default=4, help="at least this many user turns per session")
+    p.add_argument("--replies", type=int, default=30,
+                   help="at least this many replies per N (turns per session grow as needed)")
+    p.add_argument("--barge-every", type=int, default=2, help="barge in on every k-th turn (0 = never)")
     p.add_argument("--barge-after", type=float, default=0.8, help="seconds after the reply's first delta")
     p.add_argument("--max-tokens", type=int, default=48, help="session max_output_tokens")
-    p.add_argument("--limit", type=float, default=80.0, help="seconds per N run")
+    p.add_argument("--limit", type=float, default=80.0, help="minimum seconds per N run (grows with turns)")
     p.add_argument("--port", type=int, default=None, help="use the voxloop server already on this port")
     p.add_argument("--out", default=str(RESULTS), help="results file (markdown)")
     p.add_argument("--no-warmup", dest="warmup", action="store_false", help="skip the unrecorded warm-up session")

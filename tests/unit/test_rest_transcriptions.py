@@ -183,6 +183,13 @@ async def test_options_reach_the_recognizer() -> None:
     assert options.language == "en" and options.prompt == "Dr. Smith"
     assert options.hotwords == ("metformin", "atorvastatin")
     assert not options.word_timestamps
+    assert options.beam_size == 5  # files decode with beam search by default, as OpenAI's do
+
+
+async def test_beam_size_can_be_asked_for() -> None:
+    asr = FakeASR()
+    await transcribe(make_app(FakeStack(asr)), beam_size="1")
+    assert asr.calls[0].beam_size == 1
 
 
 async def test_stream_sends_deltas_then_done() -> None:
@@ -245,6 +252,8 @@ async def test_field_errors_name_the_field() -> None:
     assert_error(await transcribe(app, **{"timestamp_granularities[]": "sentence"}), 400, "timestamp_granularities")
     assert_error(await transcribe(app, temperature="hot"), 400, "temperature")
     assert_error(await transcribe(app, stream="maybe"), 400, "stream")
+    assert_error(await transcribe(app, beam_size="0"), 400, "beam_size")
+    assert_error(await transcribe(app, beam_size="wide"), 400, "beam_size")
     assert_error(await transcribe(app, b""), 400, "file")
     async with client(app) as c:
         r = await c.post("/v1/audio/transcriptions", files={"file": ("a.wav", tones(1.0))})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,9 +15,11 @@ import numpy as np
 
 from voxloop.audio import Audio, decode_file, to_srt, to_vtt, write_wav
 from voxloop.audio.subtitles import subtitle_cues
+from voxloop.cli.keys import api_key_options, stage_from_env
 from voxloop.engines.base import (
     ASREngine,
     ChatMessage,
+    Engine,
     LLMEngine,
     LLMOptions,
     TranscribeOptions,
@@ -32,6 +35,12 @@ __all__ = ["cmd_chat", "cmd_demo", "cmd_models", "cmd_say", "cmd_serve", "cmd_tr
 
 def _err(msg: str) -> None:
     print(f"voxloop: error: {msg}", file=sys.stderr)
+
+
+def _engine(stage: str, spec: str | None) -> Engine:
+    """Every command creates its engines here: an ``openai:`` backend gets its API key."""
+    settings = stage_from_env(stage, spec, os.environ)
+    return create_engine(stage, spec, **api_key_options(stage, settings, os.environ))
 
 
 # --------------------------------------------------------------------------- transcribe
@@ -74,9 +83,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
     if args.beam_size < 1:
         raise InvalidRequest("--beam-size must be >= 1")
-    asr = create_engine("asr", _asr_spec(args))
+    asr = _engine("asr", _asr_spec(args))
     assert isinstance(asr, ASREngine)
-    vad = create_engine("vad", args.vad)
+    vad = _engine("vad", args.vad)
     vocabulary = None
     if args.vocabulary:
         from voxloop.dialogue.vocabulary import Vocabulary
@@ -143,7 +152,7 @@ def _tts_engine(spec: str | None, voice: str | None) -> tuple[TTSEngine, str | N
         engine = create_engine("tts", f"piper:{voice}")
         voice = None
     else:
-        engine = create_engine("tts", spec)
+        engine = _engine("tts", spec)
     assert isinstance(engine, TTSEngine)
     return engine, voice
 
@@ -188,7 +197,7 @@ async def _stream_reply(llm: LLMEngine, messages: list[ChatMessage], options: LL
 def cmd_chat(args: argparse.Namespace) -> int:
     from voxloop.dialogue.history import Conversation
 
-    llm = create_engine("llm", args.llm)
+    llm = _engine("llm", args.llm)
     assert isinstance(llm, LLMEngine)
     tts: TTSEngine | None = None
     if args.speak:
@@ -243,8 +252,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Speak a question, transcribe it, answer it, speak the answer: the whole loop offline."""
     tts, _ = _tts_engine(args.tts, None)
-    asr = create_engine("asr", args.asr)
-    llm = create_engine("llm", args.llm)
+    asr = _engine("asr", args.asr)
+    llm = _engine("llm", args.llm)
     assert isinstance(asr, ASREngine) and isinstance(llm, LLMEngine)
     t0 = time.perf_counter()
     for engine in (tts, asr, llm):
@@ -269,6 +278,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from voxloop.server.run import serve
+    from voxloop.cli.serve import cmd_serve as serve
 
     return serve(args)

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from voxloop import __version__
+from voxloop.cli.settings import add_serve_arguments
+from voxloop.engines.base import OFFLINE_BEAM_SIZE
 from voxloop.errors import VoxloopError
 
 __all__ = ["build_parser", "main"]
@@ -50,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--prompt", default=None, help="initial prompt (context, spelling)")
     t.add_argument("--vocabulary", default=_env("VOCABULARY"), metavar="FILE",
                    help="domain vocabulary, one term per line: biases recognition and corrects near misses")
-    t.add_argument("--beam-size", type=int, default=1)
+    t.add_argument("--beam-size", type=int, default=OFFLINE_BEAM_SIZE,
+                   help=f"beam search width (default {OFFLINE_BEAM_SIZE}; 1 = greedy, fastest)")
     t.add_argument("--word-timestamps", action="store_true", help="include word timestamps (json)")
     t.add_argument("-o", "--output", default=None, metavar="PATH",
                    help="output file (one input) or directory (several inputs); default stdout")
@@ -77,15 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--text", default="What is the capital of France?")
     _add_engine_flags(d, ("asr", "llm", "tts"))
 
-    v = sub.add_parser("serve", help="run the realtime and REST server")
-    v.add_argument("--host", default=_env("HOST", "127.0.0.1"))
-    v.add_argument("--port", type=int, default=int(_env("PORT", "8000") or 8000))
-    v.add_argument("--instructions", default=_env("INSTRUCTIONS"), help="default system prompt")
-    v.add_argument("--max-sessions", type=int, default=int(_env("MAX_SESSIONS", "16") or 16))
-    v.add_argument("--no-prewarm", action="store_true", help="load models on first use")
-    v.add_argument("--vocabulary", default=_env("VOCABULARY"), metavar="FILE",
-                   help="domain vocabulary, one term per line: corrects near-miss spellings in transcripts")
-    _add_engine_flags(v, ("vad", "asr", "llm", "tts"))
+    v = sub.add_parser("serve", help="run the realtime and REST server",
+                       description="Run the realtime and REST server. Settings come from defaults < "
+                                   "--config FILE < VOXLOOP_* environment < flags (docs/configuration.md).")
+    add_serve_arguments(v)
     return parser
 
 

@@ -24,6 +24,7 @@ from voxloop.audio.pcm import Audio, Float32Array
 from voxloop.errors import BackendError, InvalidRequest, VoxloopError
 
 __all__ = [
+    "OFFLINE_BEAM_SIZE",
     "ASREngine",
     "Capabilities",
     "ChatMessage",
@@ -135,6 +136,11 @@ class VADOptions:
         for name in ("min_speech_ms", "min_silence_ms", "prefix_padding_ms"):
             if getattr(self, name) < 0:
                 raise InvalidRequest(f"{name} must be >= 0", param=name)
+
+
+# Offline transcription (files: CLI, REST) decodes with beam search, as faster-whisper and
+# OpenAI do; live turns and partials stay greedy (``TranscribeOptions()``) for latency.
+OFFLINE_BEAM_SIZE = 5
 
 
 @dataclass(frozen=True, slots=True)

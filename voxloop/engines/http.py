@@ -6,13 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest
 
-__all__ = ["AsyncClients", "auth_headers", "http_error", "parse_base_url", "server_message", "transport_error"]
+__all__ = [
+    "ApiKey",
+    "AsyncClients",
+    "auth_headers",
+    "http_error",
+    "parse_base_url",
+    "server_message",
+    "transport_error",
+]
 
 
 def parse_base_url(arg: str | None, backend: str) -> tuple[str, dict[str, str]]:
@@ -43,10 +52,21 @@ def server_message(body: bytes) -> str:
     return text[:500]
 
 
-def http_error(status: int, body: bytes, what: str) -> BackendError:
-    """An HTTP 4xx/5xx answer: a backend error with the server's message."""
+def http_error(status: int, body: bytes, what: str, auth: ApiKey | None = None) -> BackendError:
+    """An HTTP 4xx/5xx answer: a backend error with the server's message.
+
+    A 401/403 says the server refused us and which key was sent (where it came from, never
+    its value: a server that echoes the key back has it masked).
+    """
     retryable = status in (408, 409, 429) or status >= 500
-    return BackendError(f"{what}: HTTP {status}: {server_message(body)}", retryable=retryable)
+    message = server_message(body)
+    if auth is not None:
+        message = auth.redact(message)
+    if status in (401, 403):
+        hint = (auth or ApiKey()).hint
+        return BackendError(f"{what} refused the request: HTTP {status}: {message} ({hint})",
+                            code="backend_auth_error", retryable=False)
+    return BackendError(f"{what}: HTTP {status}: {message}", retryable=retryable)
 
 
 def transport_error(e: httpx.HTTPError, what: str) -> BackendError:
@@ -80,3 +100,28 @@ class AsyncClients:
 
 def auth_headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """The bearer key of a remote backend and a note on where it came from (for errors).
+
+    ``source`` is set by whoever resolved the key (the CLI), e.g. ``"the key from
+    $OPENAI_API_KEY"``, or, with no key, a hint on how to set one. ``repr`` never shows the key.
+    """
+
+    value: str | None = field(default=None, repr=False)
+    source: str | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return auth_headers(self.value)
+
+    @property
+    def hint(self) -> str:
+        if self.value:
+            return f"sent {self.source or 'an API key'}"
+        return f"no API key sent{': ' + self.source if self.source else ''}"
+
+    def redact(self, text: str) -> str:
+        return text.replace(self.value, "***") if self.value else text

@@ -28,7 +28,13 @@ from voxloop.audio import SUPPORTED_FORMATS, Audio, decode_audio
 from voxloop.audio.decode import AudioTooLong
 from voxloop.dialogue.vocabulary import Vocabulary
 from voxloop.engines.asr.longform import plan_chunks, speech_regions, transcribe_long_async
-from voxloop.engines.base import ASREngine, TranscribeOptions, Transcript, VADEngine
+from voxloop.engines.base import (
+    OFFLINE_BEAM_SIZE,
+    ASREngine,
+    TranscribeOptions,
+    Transcript,
+    VADEngine,
+)
 from voxloop.errors import AudioDecodeError, InvalidRequest, VoxloopError
 from voxloop.server.rest_common import (
     PayloadTooLarge,
@@ -153,10 +159,17 @@ def _parse_fields(form: FormData, data: bytes, filename: str) -> TranscriptionRe
     if stream not in ("true", "false", "1", "0"):
         raise InvalidRequest("stream must be true or false", param="stream")
     hotwords = tuple(w.strip() for w in (_text(form, "hotwords") or "").split(",") if w.strip())
+    beam = _text(form, "beam_size")
+    beam_size = OFFLINE_BEAM_SIZE
+    if beam:
+        beam_size = int(beam) if beam.isdigit() else 0
+        if not 1 <= beam_size <= 10:
+            raise InvalidRequest("beam_size must be an integer between 1 and 10", param="beam_size")
     options = TranscribeOptions(
         language=_text(form, "language") or None,
         prompt=_text(form, "prompt") or None,
         hotwords=hotwords,
+        beam_size=beam_size,
         word_timestamps=(response_format == "verbose_json" and "word" in granularities)
         or response_format in ("srt", "vtt"),  # subtitle cues are cut at word times
     )

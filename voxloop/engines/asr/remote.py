@@ -21,7 +21,7 @@ from voxloop.engines.base import (
     Transcript,
     Word,
 )
-from voxloop.engines.http import auth_headers, http_error
+from voxloop.engines.http import ApiKey, http_error
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest, MissingDependency
 
 __all__ = ["RemoteASR", "language_code"]
@@ -60,7 +60,11 @@ def language_code(value: str | None, default: str = "en") -> str:
 
 
 class RemoteASR(ASREngine):
-    """``openai:<base url>``: e.g. ``openai:http://127.0.0.1:9000/v1``."""
+    """``openai:<base url>``: e.g. ``openai:http://127.0.0.1:9000/v1``.
+
+    ``api_key`` is sent as a bearer token; ``api_key_source`` says where it came from (or, with
+    no key, how to set one) in the error a 401/403 raises.
+    """
 
     name = "openai"
 
@@ -70,6 +74,7 @@ class RemoteASR(ASREngine):
         *,
         model: str = "whisper-1",
         api_key: str | None = None,
+        api_key_source: str | None = None,
         timeout: float = 60.0,
         workers: int = 4,
     ) -> None:
@@ -83,7 +88,7 @@ class RemoteASR(ASREngine):
         super().__init__(workers=workers)
         self.base_url = arg.rstrip("/")
         self.model = model
-        self._api_key = api_key
+        self._auth = ApiKey(api_key, api_key_source)
         self._timeout = timeout
         self._client: Any = None
 
@@ -94,7 +99,7 @@ class RemoteASR(ASREngine):
             raise MissingDependency(
                 "the openai ASR backend needs httpx: pip install voxloop"
             ) from e
-        self._client = httpx.Client(timeout=self._timeout, headers=auth_headers(self._api_key))
+        self._client = httpx.Client(timeout=self._timeout, headers=self._auth.headers)
 
     def describe(self) -> dict[str, str]:
         return {"backend": self.name, "url": self.base_url, "model": self.model}
@@ -133,7 +138,9 @@ class RemoteASR(ASREngine):
         except httpx.HTTPError as e:
             raise BackendUnavailable(f"ASR server {self.base_url} unreachable: {e}") from e
         if response.status_code >= 400:
-            raise http_error(response.status_code, response.content, f"ASR server {self.base_url}")
+            raise http_error(
+                response.status_code, response.content, f"ASR server {self.base_url}", self._auth
+            )
         try:
             body = response.json()
         except ValueError:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from voxloop.engines.base import ChatMessage, LLMEngine, LLMOptions, LLMStream, iterate_in_thread
+from voxloop.engines.llm.cpu import cpu_flags, missing_features, system_info_features
 from voxloop.engines.models import embedded_llm_path
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest, VoxloopError
 
@@ -137,11 +138,18 @@ class LlamaCppLLM(LLMEngine):
         self._count_lock = threading.Lock()
 
     def _load(self) -> None:
+        import llama_cpp
         from llama_cpp import Llama
 
         path = self.model_path or embedded_llm_path()
         if not path.is_file():
             raise BackendUnavailable(f"GGUF model {path} not found")
+        built_with = system_info_features(llama_cpp.llama_print_system_info().decode(errors="replace"))
+        if missing := missing_features(built_with, cpu_flags()):
+            raise BackendUnavailable(
+                f"this llama.cpp build uses {', '.join(missing)}, which this CPU lacks; rebuild it for "
+                "this machine (LLAMA_CMAKE_ARGS='...' make setup, see scripts/llama-cmake-args) "
+                "or use a remote LLM (--llm openai:URL)")
         slots: list[_Slot] = []
         for _ in range(self.workers):
             try:

@@ -16,8 +16,8 @@ import httpx
 
 from voxloop.engines.base import ChatMessage, LLMEngine, LLMOptions, LLMStream
 from voxloop.engines.http import (
+    ApiKey,
     AsyncClients,
-    auth_headers,
     http_error,
     parse_base_url,
     server_message,
@@ -33,7 +33,11 @@ DEFAULT_OPTIONS = LLMOptions()
 
 
 class RemoteLLM(LLMEngine):
-    """``openai:http://host:8000/v1`` or ``openai:http://host:8000/v1?model=name``."""
+    """``openai:http://host:8000/v1`` or ``openai:http://host:8000/v1?model=name``.
+
+    ``api_key`` is sent as a bearer token; ``api_key_source`` says where it came from (or, with
+    no key, how to set one) in the error a 401/403 raises.
+    """
 
     name = "openai"
 
@@ -43,13 +47,15 @@ class RemoteLLM(LLMEngine):
         *,
         model: str | None = None,
         api_key: str | None = None,
+        api_key_source: str | None = None,
         timeout: float = 60,
         workers: int = 1,
     ) -> None:
         super().__init__(workers=workers)
         self.base_url, query = parse_base_url(arg, "openai LLM")
         self.model = model or query.get("model")
-        self._clients = AsyncClients(timeout=timeout, headers=auth_headers(api_key))
+        self._auth = ApiKey(api_key, api_key_source)
+        self._clients = AsyncClients(timeout=timeout, headers=self._auth.headers)
         self._loaded = True  # nothing to load
 
     def describe(self) -> dict[str, str]:
@@ -82,7 +88,7 @@ class RemoteLLM(LLMEngine):
         try:
             async with self._clients.get().stream("POST", url, json=body) as response:
                 if response.status_code >= 400:
-                    raise http_error(response.status_code, await response.aread(), what)
+                    raise http_error(response.status_code, await response.aread(), what, self._auth)
                 if "text/event-stream" not in response.headers.get("content-type", "text/event-stream"):
                     # A server that ignored stream=true and answered with one JSON object.
                     content = _message_content(_json(await response.aread(), what), what)

@@ -12,8 +12,8 @@ import httpx
 from voxloop.audio.pcm import Audio, Float32Array, pcm16_to_float
 from voxloop.engines.base import Capabilities, TTSEngine, TTSOptions
 from voxloop.engines.http import (
+    ApiKey,
     AsyncClients,
-    auth_headers,
     http_error,
     parse_base_url,
     transport_error,
@@ -42,7 +42,11 @@ class _Pcm16:
 
 
 class RemoteTTS(TTSEngine):
-    """``openai:http://host:8880/v1`` (query may set ``model`` and ``voice``)."""
+    """``openai:http://host:8880/v1`` (query may set ``model`` and ``voice``).
+
+    ``api_key`` is sent as a bearer token; ``api_key_source`` says where it came from (or, with
+    no key, how to set one) in the error a 401/403 raises.
+    """
 
     name = "openai"
     sample_rate = PCM_RATE
@@ -54,6 +58,7 @@ class RemoteTTS(TTSEngine):
         model: str | None = None,
         voice: str | None = None,
         api_key: str | None = None,
+        api_key_source: str | None = None,
         timeout: float = 60,
         workers: int = 2,
     ) -> None:
@@ -62,7 +67,8 @@ class RemoteTTS(TTSEngine):
         self.model = model or query.get("model") or "tts-1"
         self.voice = voice or query.get("voice") or "alloy"
         self._timeout = timeout
-        self._headers = auth_headers(api_key)
+        self._auth = ApiKey(api_key, api_key_source)
+        self._headers = self._auth.headers
         self._clients = AsyncClients(timeout=timeout, headers=self._headers)
         self._sync_client: httpx.Client | None = None
         self._sync_lock = threading.Lock()
@@ -96,7 +102,7 @@ class RemoteTTS(TTSEngine):
             try:
                 async with self._clients.get().stream("POST", url, json=self._body(text, options)) as response:
                     if response.status_code >= 400:
-                        raise http_error(response.status_code, await response.aread(), self._what)
+                        raise http_error(response.status_code, await response.aread(), self._what, self._auth)
                     async for data in response.aiter_bytes(READ_BYTES):
                         samples = pcm.feed(data)
                         if samples is not None:
@@ -115,7 +121,7 @@ class RemoteTTS(TTSEngine):
         try:
             with self._client_sync().stream("POST", url, json=self._body(text, options)) as response:
                 if response.status_code >= 400:
-                    raise http_error(response.status_code, response.read(), self._what)
+                    raise http_error(response.status_code, response.read(), self._what, self._auth)
                 for data in response.iter_bytes(READ_BYTES):
                     samples = pcm.feed(data)
                     if samples is not None:

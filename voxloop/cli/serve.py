@@ -1,0 +1,71 @@
+"""``voxloop serve``: settings -> engine specs, server config, vocabulary -> the server.
+
+Everything is read and validated here, before a model loads or the app is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from voxloop.cli.keys import api_key_options
+from voxloop.cli.printconfig import render_toml
+from voxloop.cli.settings import STAGES, Settings, flag_values, load_settings
+from voxloop.engines.stack import EngineSpecs
+from voxloop.engines.tuning import available_cores
+from voxloop.errors import InvalidRequest
+
+__all__ = ["cmd_serve", "engine_specs", "load_vocabulary"]
+
+logger = logging.getLogger(__name__)
+
+
+def engine_specs(settings: Settings, environ: Mapping[str, str], cores: int | None = None) -> EngineSpecs:
+    """Each stage's spec and constructor keywords: workers/threads (auto resolved), API key."""
+    options: dict[str, dict[str, Any]] = {}
+    for stage in STAGES:
+        opts = {**settings.engine_options(stage, cores),
+                **api_key_options(stage, settings.stages[stage], environ)}
+        if opts:
+            options[stage] = opts
+    s = settings.stages
+    return EngineSpecs(vad=s["vad"].backend, asr=s["asr"].backend, llm=s["llm"].backend, tts=s["tts"].backend,
+                       turn=s["turn"].backend, options=options)
+
+
+def load_vocabulary(path: str | None) -> object | None:
+    if not path:
+        return None
+    from voxloop.dialogue.vocabulary import Vocabulary
+
+    try:
+        return Vocabulary.from_file(path)
+    except OSError as e:
+        raise InvalidRequest(f"{path}: cannot read vocabulary ({e.strerror or e})") from e
+
+
+def _describe(specs: EngineSpecs) -> str:
+    parts = []
+    for stage in STAGES:
+        tuning = {k: v for k, v in specs.options.get(stage, {}).items() if not k.startswith("api_key")}
+        extra = " ".join(f"{k}={v}" for k, v in tuning.items())
+        parts.append(f"{stage}={getattr(specs, stage)}{' (' + extra + ')' if extra else ''}")
+    return ", ".join(parts)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = load_settings(config=args.config, environ=os.environ, flags=flag_values(args))
+    if args.print_config:
+        sys.stdout.write(render_toml(settings))
+        return 0
+    specs = engine_specs(settings, os.environ)
+    vocabulary = load_vocabulary(settings.vocabulary)
+    logger.info("%d cores; engines: %s", available_cores(), _describe(specs))
+    from voxloop.server.run import serve
+
+    return serve(specs, settings.server, host=settings.host, port=settings.port,
+                 prewarm=settings.prewarm, vocabulary=vocabulary)
