@@ -310,7 +310,17 @@ class ProcSampler:
         while not self._stop.wait(self.interval):
             self.rss.append(self._read()[1])
 
+    @staticmethod
+    def _machine_busy() -> float:
+        """Seconds of CPU the whole machine has spent busy (all cores), from /proc/stat."""
+        with contextlib.suppress(OSError, ValueError):
+            f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+            return (sum(f[:8]) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+        return 0.0
+
     def __enter__(self) -> ProcSampler:
+        self._busy0 = self._machine_busy()
+        self._me0 = time.process_time()
         if self.pid:
             self._cpu0, rss = self._read()
             self.rss.append(rss)
@@ -319,12 +329,23 @@ class ProcSampler:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._busy1 = self._machine_busy()
+        self._me1 = time.process_time()
         if self.pid:
             self._stop.set()
             self._thread.join()
             self._cpu1, rss = self._read()
             self.rss.append(rss)
             self._t1 = time.monotonic()
+
+    @property
+    def others_percent(self) -> float | None:
+        """CPU % (100 = one core) of everything else on the machine meanwhile: neither the server
+        nor this benchmark process. The noise a shared machine adds; ~0 on a quiet one."""
+        if not self.pid or self._t1 <= self._t0:
+            return None
+        others = (self._busy1 - self._busy0) - (self._cpu1 - self._cpu0) - (self._me1 - self._me0)
+        return max(0.0, 100 * others / (self._t1 - self._t0))
 
     @property
     def cpu_percent(self) -> float | None:

@@ -268,7 +268,9 @@ async def main_async(args: argparse.Namespace) -> None:
                          f"{max(cpu.rss):.0f}" if cpu.rss else "-"])
             notes.append(f"- N={n}: " + (", ".join(f"{k} x{v}" for k, v in sorted(problems.items())) or "no problems")
                          + f"; /healthz tasks {h0.get('tasks')} before, {h1.get('tasks')} after, sessions after "
-                         f"{h1.get('sessions')}; RSS at start {cpu.rss[0] if cpu.rss else 0:.0f} MiB; bench client CPU {client_cpu:.0f} %")
+                         f"{h1.get('sessions')}; RSS at start {cpu.rss[0] if cpu.rss else 0:.0f} MiB; bench client CPU {client_cpu:.0f} %"
+                         + ("" if cpu.others_percent is None else
+                            f"; other processes on the machine {cpu.others_percent:.0f} % (of 200 %)"))
             print(table(HEADER, rows[-1:]) + "\n" + notes[-1], flush=True)
     load_after = load()
     body = "\n\n".join([

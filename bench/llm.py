@@ -13,12 +13,15 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import json
+import os
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from voxloop.engines.base import ChatMessage, LLMOptions
 from voxloop.engines.llm.llamacpp import LlamaCppLLM
@@ -119,34 +122,113 @@ async def concurrent(reps: int) -> dict[str, float]:
     return {"cold": statistics.median(firsts), "rate": statistics.median(rates)}
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reps", type=int, default=5)
-    args = parser.parse_args()
-    where = machine()
-    rows = [await single(t, args.reps, busy) for busy in (False, True) for t in (1, 2)]
-    both = await concurrent(args.reps)
+def measure(reps: int) -> dict[str, Any]:
+    """Every figure of one build (the llama_cpp importable here)."""
+    import llama_cpp
+
+    async def run() -> dict[str, Any]:
+        rows = [await single(t, reps, busy) for busy in (False, True) for t in (1, 2)]
+        return {"rows": rows, "both": await concurrent(reps),
+                "build": llama_cpp.llama_print_system_info().decode().strip(" |")}
+    return asyncio.run(run())
+
+
+def render(result: dict[str, Any]) -> str:
     ms = 1000.0
     lines = [
         "| setup | first token, cold prompt | first token, warm follow-up | tokens/s |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for r in rows:
+    for r in result["rows"]:
         lines.append(
             f"| 1 session, n_threads={r['threads']:.0f}{', 1 core busy' if r['busy'] else ''} "
             f"| {r['cold'] * ms:.0f} ms | {r['warm'] * ms:.0f} ms | {r['rate']:.0f} |"
         )
+    both = result["both"]
     lines.append(
         f"| 2 concurrent sessions, 2 instances x 1 thread | {both['cold'] * ms:.0f} ms | - | {both['rate']:.0f} (sum) |"
     )
-    table = "\n".join(lines)
+    return "\n".join(lines)
+
+
+def in_child(site: str | None, reps: int) -> dict[str, Any]:
+    """Measure in a fresh interpreter whose llama_cpp comes from ``site`` (None: this .venv)."""
+    env = dict(os.environ)
+    if site:
+        env["PYTHONPATH"] = os.pathsep.join([site, str(Path(__file__).resolve().parents[1])])
+    out = subprocess.run([sys.executable, __file__, "--reps", str(reps), "--json"], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def median_result(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per figure, the median over several runs of one build."""
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+    rows = [{**r0, **{k: med([res["rows"][i][k] for res in results]) for k in ("cold", "warm", "rate")}}
+            for i, r0 in enumerate(results[0]["rows"])]
+    both = {k: med([res["both"][k] for res in results]) for k in ("cold", "rate")}
+    return {"rows": rows, "both": both, "build": results[0]["build"]}
+
+
+def comparison(runs: list[tuple[str, dict[str, Any]]]) -> str:
+    """Side by side: each build's figures, and the ratio to the first run's."""
+    base = runs[0][1]
+    keys = [(f"n_threads={r['threads']:.0f}{', 1 core busy' if r['busy'] else ''}", i)
+            for i, r in enumerate(base["rows"])]
+    head = "| run | build | " + " | ".join(f"{k}: cold / warm ms, tok/s" for k, _ in keys) + " | 2 sessions: cold ms, tok/s |"
+    lines = [head, "| --- | --- |" + " ---: |" * (len(keys) + 1)]
+    for label, res in runs:
+        cells = []
+        for _, i in keys:
+            r, b = res["rows"][i], base["rows"][i]
+            cells.append(f"{1000 * r['cold']:.0f} / {1000 * r['warm']:.0f}, {r['rate']:.0f} "
+                         f"({r['rate'] / b['rate']:.2f}x)")
+        both, b2 = res["both"], base["both"]
+        cells.append(f"{1000 * both['cold']:.0f}, {both['rate']:.0f} ({both['rate'] / b2['rate']:.2f}x)")
+        flags = " ".join(f for f in res["build"].replace("CPU :", "").split(" | ") if f.endswith("= 1"))
+        lines.append(f"| {label} | `{flags.replace(' = 1', '')}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print one JSON line of figures (for --compare)")
+    parser.add_argument("--compare", default=None, metavar="LABEL=SITE_DIR",
+                        help="also measure another llama-cpp-python build (a directory holding its llama_cpp "
+                             "package), in child processes, alternating with this build for --rounds rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --compare")
+    args = parser.parse_args()
+    if args.json:
+        print(json.dumps(measure(args.reps)))
+        return
+    where = machine()
+    if args.compare:
+        label, _, site = args.compare.rpartition("=")
+        mine: list[dict[str, Any]] = []
+        other: list[dict[str, Any]] = []
+        for k in range(args.rounds):  # alternate, so drifts in the machine's load hit both builds
+            print(f"round {k + 1}/{args.rounds} ...", file=sys.stderr, flush=True)
+            mine.append(in_child(None, args.reps))
+            other.append(in_child(site, args.reps))
+        runs = [(f"this .venv (portable), round {k + 1}", r) for k, r in enumerate(mine)]
+        runs += [(f"{label}, round {k + 1}", r) for k, r in enumerate(other)]
+        runs = [("this .venv (portable), median of rounds", median_result(mine)),
+                (f"{label}, median of rounds", median_result(other)), *runs]
+        result = runs[0][1]
+    else:
+        result = measure(args.reps)
+    table = render(result)
     print(table)
     stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        f"# LLM benchmark\n\nSmolLM2-135M-Instruct Q4_1 (embedded) on llama.cpp, `bench/llm.py --reps {args.reps}`.\n\n"
+    text = (
+        f"# LLM benchmark\n\nSmolLM2-135M-Instruct Q4_1 (embedded) on llama.cpp, `bench/llm.py --reps {args.reps}"
+        f"{' --compare ' + args.compare.rpartition('=')[0] + '=DIR' if args.compare else ''}`.\n\n"
         f"- date: {stamp}\n- machine: {where}\n"
-        f"- prompt: system + user message, about {rows[0]['prompt']:.0f} tokens; replies up to 48 tokens,"
+        f"- llama.cpp build: `{result['build']}`\n"
+        f"- prompt: system + user message, about {result['rows'][0]['prompt']:.0f} tokens; replies up to 48 tokens,"
         " temperature 0.7; medians\n"
         "- cold: a new conversation (nothing cached but the first few tokens); warm: the next turn of"
         " the same conversation, whose prefix llama.cpp keeps in its KV cache\n"
@@ -154,7 +236,16 @@ async def main() -> None:
         "- target: first token <= 200 ms\n\n"
         f"{table}\n"
     )
+    if args.compare:
+        text += ("\n## Portable build vs another build, same machine, same run\n\n"
+                 "Each run is a fresh process; the two builds alternate for several rounds, and the first two rows "
+                 "are the medians per figure. Ratios are tokens/s against the portable build's median; the "
+                 "spread between rounds of one build is the noise of this shared machine.\n\n"
+                 f"{comparison(runs)}\n")
+        print(comparison(runs))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -248,6 +248,10 @@ async def run_n(n: int, base: str, clips: list[Clip], args: argparse.Namespace) 
     return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
+def ms_pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0f} %"
+
+
 def med(metrics: list[dict[str, Any]], key: str) -> str:
     xs = [m[key] for m in metrics if m.get(key) is not None]
     return f"{statistics.median(xs):.0f}" if xs else "-"
@@ -296,7 +300,8 @@ async def main_async(args: argparse.Namespace) -> None:
                           f"{wall:.0f}", f"{cpu.rss[0]:.0f}" if cpu.rss else "-"])
             notes.append(f"- N={n}: " + (", ".join(f"{k} x{v}" for k, v in sorted(problems.items())) or "no problems")
                          + f"; /healthz tasks {h0.get('tasks')} before, {h1.get('tasks')} after, "
-                         f"sessions after {h1.get('sessions')}; bench client CPU {client_cpu:.0f} %")
+                         f"sessions after {h1.get('sessions')}; bench client CPU {client_cpu:.0f} %; "
+                         f"other processes on the machine {ms_pct(cpu.others_percent)} (of 200 %)")
             print(table(["N", "replies", "v2v p50", "v2v p95", "barge-ins", "stop p50/p95", "cleared p50/p95",
                          "behind", "CPU %", "RSS MiB"], rows[-1:]), flush=True)
             print(notes[-1], flush=True)

@@ -107,6 +107,12 @@ def test_chunks_group_regions_and_cut_long_ones() -> None:
         assert covered[lo:hi].all()  # nothing of any region is dropped
 
 
+def test_a_short_file_with_speech_is_one_chunk_edges_included() -> None:
+    x = speech_and_silence([(1, False), (3, True), (1, False)])
+    assert plan_chunks(x, [(int(0.8 * SR), int(4.2 * SR))], ChunkPlan(max_chunk_s=25.0)) == [(0, len(x))]
+    assert plan_chunks(x, [], ChunkPlan(max_chunk_s=25.0)) == []  # no speech: nothing to decode
+
+
 def test_no_vad_means_fixed_windows_over_everything() -> None:
     x = speech_and_silence([(61, True)])
     chunks = plan_chunks(x, None, ChunkPlan(max_chunk_s=25.0))
