@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -55,6 +55,7 @@ class Config:
     window: Literal["auto", "full"]
     beam: int
     files: bool = False  # the file path of the CLI and REST: Silero VAD long form + their defaults
+    stock: bool = False  # reference: stock faster-whisper WhisperModel on the same weights
 
 
 CONFIGS = (
@@ -64,6 +65,7 @@ CONFIGS = (
     Config("reduced window, beam 5", "auto", 5),
     Config(f"files: CLI and REST default (VAD long form, beam {OFFLINE_BEAM_SIZE})", "auto", OFFLINE_BEAM_SIZE,
            files=True),
+    Config("reference: stock faster-whisper (30 s window, beam 5, same weights)", "full", 5, stock=True),
 )
 
 
@@ -141,10 +143,30 @@ def files_vad() -> VADEngine:
     return _VAD[0]
 
 
-def timed(asr: WhisperASR, audio: Audio, opts: TranscribeOptions, files: bool = False) -> tuple[str, float, float]:
+_STOCK: list[Any] = []
+
+
+def stock_text(audio: Audio, threads: int) -> str:
+    """faster-whisper's own pipeline (WhisperModel.transcribe, its defaults: beam 5, 30 s window,
+    temperature fallback, no VAD) on the embedded tiny.en weights: the reference to match."""
+    if not _STOCK:
+        from faster_whisper import WhisperModel
+
+        from voxloop.engines.models import embedded_whisper_path
+
+        _STOCK.append(WhisperModel(str(embedded_whisper_path()), device="cpu", compute_type="int8",
+                                   cpu_threads=threads))
+    segments, _ = _STOCK[0].transcribe(audio.to(16000).samples, beam_size=5, language="en")
+    return " ".join(seg.text.strip() for seg in segments)
+
+
+def timed(asr: WhisperASR, audio: Audio, opts: TranscribeOptions, files: bool = False,
+          stock: bool = False) -> tuple[str, float, float]:
     """Text, wall seconds and process CPU seconds of one call."""
     t0, c0 = time.perf_counter(), time.process_time()
-    if files:
+    if stock:
+        text = stock_text(audio, 1)
+    elif files:
         text = transcribe_long(asr, files_vad(), audio, opts).text
     else:
         text = asr.transcribe_sync(audio, opts).text
@@ -162,7 +184,7 @@ def run_config(asr: WhisperASR, clips: Sequence[Clip], cfg: Config, repeats: int
     logger.setLevel(logging.DEBUG)
     try:
         for clip in scored:
-            hyps[clip.name], wall, _ = timed(asr, clip.audio, opts, cfg.files)
+            hyps[clip.name], wall, _ = timed(asr, clip.audio, opts, cfg.files, cfg.stock)
             latencies.append(wall)
     finally:
         logger.removeHandler(counter)
@@ -174,12 +196,12 @@ def run_config(asr: WhisperASR, clips: Sequence[Clip], cfg: Config, repeats: int
         for g in groups
     }
     short = next(c for c in clips if c.name == SHORT_CLIP)
-    timed(asr, short.audio, opts, cfg.files)  # warm
-    runs = [timed(asr, short.audio, opts, cfg.files) for _ in range(repeats)]
+    timed(asr, short.audio, opts, cfg.files, cfg.stock)  # warm
+    runs = [timed(asr, short.audio, opts, cfg.files, cfg.stock) for _ in range(repeats)]
     long = next((c for c in clips if c.name == LONGFORM), None)
     long_wer = long_rtf = float("nan")
     if long is not None:
-        text, wall, _ = timed(asr, long.audio, opts, cfg.files)
+        text, wall, _ = timed(asr, long.audio, opts, cfg.files, cfg.stock)
         long_rtf = wall / long.audio.duration
         long_wer = wer([long.text], [text])
     return Result(
@@ -297,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--window-s", type=float, default=10.0)
     p.add_argument("--repeats", type=int, default=10, help="calls for the 5 s latency")
     p.add_argument(
-        "--configs", default="all", help="comma-separated indexes into the 5 configs, or 'all'"
+        "--configs", default="all", help="comma-separated indexes into the 6 configs, or 'all'"
     )
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "asr.md")
     p.add_argument("--dump", type=Path, help="write every hypothesis as JSON here")
