@@ -173,3 +173,31 @@ async def test_semantic_turn_detection_ends_early_only_when_complete(p: float, e
             await h.until(lambda e: e["type"] == "input_audio_buffer.speech_stopped")
     finally:
         await h.session.aclose()
+
+
+async def test_a_quiet_session_still_answers_after_eleven_minutes(h: Harness) -> None:
+    await h.feed(quiet(660.0), chunk=1.0)  # 11 minutes of silence, far faster than real time
+    assert h.session._input.seconds < 10.0  # the buffer keeps only what a turn can still need
+    await h.feed(tone(1.0))
+    await h.feed(quiet(1.0))
+    done = await h.until(lambda e: e["type"] == "response.done")
+    assert done["response"]["status"] == "completed"
+    assert not [e for e in h.events if e["type"] == "error"]
+
+
+async def test_push_to_talk_input_is_still_capped() -> None:
+    from voxloop.errors import InvalidRequest
+    from voxloop.session import session as session_module
+
+    h = Harness(SessionConfig(turn_detection=None))
+    await h.session.start()
+    try:
+        old, session_module.MAX_BUFFER_SECONDS = session_module.MAX_BUFFER_SECONDS, 2.0
+        try:
+            with pytest.raises(InvalidRequest) as e:
+                await h.feed(quiet(3.0), chunk=0.5)
+            assert e.value.code == "input_buffer_full"
+        finally:
+            session_module.MAX_BUFFER_SECONDS = old
+    finally:
+        await h.session.aclose()

@@ -37,7 +37,10 @@ __all__ = ["Session"]
 
 logger = logging.getLogger(__name__)
 Event = dict[str, Any]
-MAX_BUFFER_SECONDS = 600.0
+MAX_BUFFER_SECONDS = 600.0  # push-to-talk: the longest uncommitted input (then input_buffer_full)
+# with turn detection, audio older than this before "now" is dropped unless an utterance needs it
+# (covers the prefix padding, the minimum speech duration and the VAD's lag behind the input)
+KEEP_IDLE_SECONDS = 3.0
 
 
 class Session:
@@ -138,13 +141,29 @@ class Session:
             x = pcm16_to_float(pcm)
         except ValueError as e:
             raise InvalidRequest(str(e), param="audio", code="invalid_audio") from e
-        if self._input.seconds > MAX_BUFFER_SECONDS:
+        if self.config.turn_detection is None and self._input.seconds > MAX_BUFFER_SECONDS:
             raise InvalidRequest("input audio buffer is full: commit or clear it", code="input_buffer_full")
         x16 = self._resampler.push(x)
         self._input.append(x16)
+        self._trim_input()
         self._last_append = time.monotonic()
         if self._vad is not None:
             self._vad.push(x16)
+
+    def _trim_input(self) -> None:
+        """With turn detection the buffer keeps only what a pending turn can still need: the
+        current utterance (from its padded start), else the last few seconds. Memory stays
+        constant however long the session is quiet or talks."""
+        td = self.config.turn_detection
+        if td is None:
+            return  # push-to-talk: the client commits or clears (bounded by MAX_BUFFER_SECONDS)
+        end = self._input.end
+        keep_from = end - KEEP_IDLE_SECONDS - td.prefix_padding_ms / 1000
+        if self._utt_item is not None:
+            keep_from = self._utt_start
+        keep_from = max(keep_from, end - MAX_BUFFER_SECONDS)
+        if keep_from - self._input.start > 1.0:  # trim in steps, not on every append
+            self._input.drop_before(keep_from)
 
     def _wall(self, stream_time: float) -> float:
         """Monotonic time at which the sample at absolute ``stream_time`` arrived (real-time input)."""
