@@ -79,6 +79,24 @@ async def test_scheduler_capacity_and_priority() -> None:
     except OverloadedError as e:
         assert e.retryable
     scheduler.close_stream()
-    results = await asyncio.gather(*[scheduler.transcribe(Audio(np.zeros(16000, np.float32), 16000),
-                                                          TranscribeOptions(), final=i % 2 == 0) for i in range(4)])
+
+
+async def test_scheduler_serves_finals_before_queued_partials() -> None:
+    order: list[float] = []
+
+    class Recording(FakeASR):
+        def transcribe_sync(self, audio: Audio, options: TranscribeOptions = TranscribeOptions()) -> Any:
+            order.append(round(audio.duration, 1))
+            return super().transcribe_sync(audio, options)
+
+    scheduler = ASRScheduler(Recording(), slots=1)
+
+    def job(seconds: float, final: bool) -> Any:
+        audio = Audio(np.zeros(int(16000 * seconds), np.float32), 16000)
+        return asyncio.get_running_loop().create_task(scheduler.transcribe(audio, TranscribeOptions(), final=final))
+
+    # the first takes the only slot; a partial queues, then a final queues behind it
+    tasks = [job(0.1, True), job(0.2, False), job(0.3, False), job(0.4, True)]
+    results = await asyncio.gather(*tasks)
     assert all(r.text for r in results)
+    assert order == [0.1, 0.4, 0.2, 0.3]  # the final overtook both partials; partials stay in order

@@ -104,10 +104,18 @@ async def test_barge_in_cancels_flushes_and_truncates() -> None:
         await asyncio.sleep(0.5)
         after = h.events[t.index("response.done") + 1 :]
         assert not [e for e in after if e["type"] == "response.output_audio.delta" and e["response_id"] == rid]
-        item = h.session.conversation.get(created["response"]["id"]) or h.session.conversation.items[-1]
+        item_id = next(e["item"]["id"] for e in h.events if e["type"] == "response.output_item.added")
+        item = h.session.conversation.get(item_id)
+        assert item is not None and item.role == "assistant"
         heard = item.text
-        assert len(heard.split()) < 24  # only what was played, not the whole reply
+        assert heard and len(heard.split()) < 24  # only what was played, not the whole reply
         assert item.status == "incomplete"
+        # the cancelled reply closes its part and item like a finished one
+        closing = [e["type"] for e in h.events[t.index("output_audio_buffer.cleared"): t.index("response.done")]]
+        assert "response.content_part.done" in closing and "conversation.item.done" in closing
+        item_done = [e for e in h.events if e["type"] == "conversation.item.done" and e["item"]["id"] == item_id]
+        assert item_done[-1]["item"]["status"] == "incomplete"
+        assert_openai_shapes(h.events)
     finally:
         await h.session.aclose()
 
@@ -199,5 +207,64 @@ async def test_push_to_talk_input_is_still_capped() -> None:
             assert e.value.code == "input_buffer_full"
         finally:
             session_module.MAX_BUFFER_SECONDS = old
+    finally:
+        await h.session.aclose()
+
+
+def assert_openai_shapes(events: list[dict[str, Any]]) -> None:
+    """Every event parses as an OpenAI Realtime server event (what the Agents SDKs validate)."""
+    from openai.types.realtime.realtime_server_event import RealtimeServerEvent
+    from pydantic import TypeAdapter
+
+    adapter: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
+    for ev in events:
+        adapter.validate_python({**ev, "previous_item_id": ev.get("previous_item_id") or ""}
+                                if "previous_item_id" in ev else ev)
+
+
+async def test_items_chain_by_previous_item_id_and_extensions_are_opt_in(h: Harness) -> None:
+    for n in (1, 2):
+        await h.feed(tone(0.8))
+        await h.feed(quiet(1.0))
+        await h.until(lambda e, n=n: e["type"] == "response.done" and h.types().count("response.done") == n)
+    added = [e for e in h.events if e["type"] == "conversation.item.added"]
+    ids = [e["item"]["id"] for e in added]
+    assert [e["item"]["role"] for e in added] == ["user", "assistant", "user", "assistant"]
+    assert [e["previous_item_id"] for e in added] == [None, *ids[:-1]]
+    assert [i.id for i in h.session.conversation.items] == ids
+    committed = [e for e in h.events if e["type"] == "input_audio_buffer.committed"]
+    assert committed[0]["previous_item_id"] is None and committed[1]["previous_item_id"] == ids[1]
+    assert not [e for e in h.events if e["type"].startswith("voxloop.")]
+    assert_openai_shapes(h.events)
+
+
+async def test_metrics_events_for_clients_that_opt_in() -> None:
+    h = Harness(SessionConfig(voxloop_events=True))
+    await h.session.start()
+    try:
+        await h.feed(tone(0.8))
+        await h.feed(quiet(1.0))
+        done = await h.until(lambda e: e["type"] == "response.done")
+        metrics = await h.until(lambda e: e["type"] == "voxloop.metrics")
+        assert metrics["response_id"] == done["response"]["id"]
+    finally:
+        await h.session.aclose()
+
+
+async def test_idle_timeout_prompts_a_reply_after_silence() -> None:
+    h = Harness(SessionConfig(turn_detection=TurnDetection(idle_timeout_ms=2000)))
+    await h.session.start()
+    try:
+        await h.feed(quiet(1.5))
+        assert "input_audio_buffer.timeout_triggered" not in h.types()
+        await h.feed(quiet(1.0))
+        fired = await h.until(lambda e: e["type"] == "input_audio_buffer.timeout_triggered")
+        assert fired["audio_end_ms"] - fired["audio_start_ms"] >= 2000
+        committed = await h.until(lambda e: e["type"] == "input_audio_buffer.committed")
+        assert committed["item_id"] == fired["item_id"]
+        done = await h.until(lambda e: e["type"] == "response.done")
+        assert done["response"]["status"] == "completed"
+        assert h.types().count("input_audio_buffer.timeout_triggered") == 1  # not again while it replies
+        assert_openai_shapes(h.events)
     finally:
         await h.session.aclose()

@@ -114,10 +114,29 @@ def _item_text(item: Any) -> tuple[Role, str]:
 async def _item_create(c: Connection, d: dict[str, Any]) -> None:
     role, text = _item_text(d.get("item"))
     item_id = d["item"].get("id") if isinstance(d["item"].get("id"), str) else new_id("item")
-    c.session.conversation.add(role, text, item_id=item_id)
+    conversation = c.session.conversation
+    if conversation.get(item_id) is not None:
+        raise InvalidRequest(f"an item with id {item_id!r} already exists", param="item.id",
+                             code="item_already_exists")
+    after = d.get("previous_item_id")
+    if after is not None and not isinstance(after, str):
+        raise InvalidRequest("'previous_item_id' must be a string", param="previous_item_id")
+    if after not in (None, "root") and conversation.get(after) is None:
+        raise InvalidRequest(f"no item with id {after!r}", param="previous_item_id", code="item_not_found")
+    conversation.add(role, text, item_id=item_id, after=None if after == "root" else after, first=after == "root")
     item = message_item(item_id, role, text)
-    c.session.control(event("conversation.item.added", item=item, previous_item_id=d.get("previous_item_id")))
+    c.session.control(event("conversation.item.added", item=item,
+                            previous_item_id=conversation.previous_id(item_id)))
     c.session.control(event("conversation.item.done", item=item))
+
+
+async def _item_retrieve(c: Connection, d: dict[str, Any]) -> None:
+    item_id = d.get("item_id")
+    item = c.session.conversation.get(item_id) if isinstance(item_id, str) else None
+    if item is None:
+        raise InvalidRequest(f"no item with id {item_id!r}", param="item_id", code="item_not_found")
+    c.session.control(event("conversation.item.retrieved",
+                            item=message_item(item.id, item.role, item.text, status=item.status, audio=item.audio)))
 
 
 async def _item_delete(c: Connection, d: dict[str, Any]) -> None:
@@ -176,6 +195,7 @@ HANDLERS: dict[str, Handler] = {
     "input_audio_buffer.clear": _clear,
     "conversation.item.create": _item_create,
     "conversation.item.delete": _item_delete,
+    "conversation.item.retrieve": _item_retrieve,
     "conversation.item.truncate": _item_truncate,
     "response.create": _response_create,
     "response.cancel": _response_cancel,

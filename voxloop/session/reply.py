@@ -87,6 +87,7 @@ class Reply:
         self.llm_tokens = 0
         self.done_sent = False  # response.done went out to the client
         self.played_seconds_hint = 0.0
+        self.previous_item_id: str | None = None  # set when the reply's item enters the conversation
 
     # -- output ----------------------------------------------------------------------
     def _emit(self, ev: Event, seconds: float = 0.0) -> None:
@@ -102,6 +103,8 @@ class Reply:
         if self.on_gate_open is not None:
             self.on_gate_open(self)
         for ev, seconds in self._held:
+            if ev["type"] == "conversation.item.added":  # built before the item had a place
+                ev["previous_item_id"] = self.previous_item_id
             self.outbox.media(ev, self.id, seconds)
         self._held.clear()
 
@@ -157,7 +160,7 @@ class Reply:
         self._emit(event("response.created", response=self.response_object("in_progress")))
         item = message_item(self.item_id, "assistant", "", status="in_progress", audio=self.audio_out)
         self._emit(event("response.output_item.added", response_id=self.id, output_index=0, item=item))
-        self._emit(event("conversation.item.added", item=item, previous_item_id=None))
+        self._emit(event("conversation.item.added", item=item, previous_item_id=self.previous_item_id))
         part = {"type": "audio", "transcript": ""} if self.audio_out else {"type": "text", "text": ""}
         self._emit(event("response.content_part.added", **self._part_ids(), part=part))
         if self.audio_out:
@@ -262,8 +265,11 @@ class Reply:
             events.append(event("conversation.item.truncated", item_id=self.item_id, content_index=0,
                                 audio_end_ms=int(1000 * self.played_seconds_hint)))
         if include_done:
+            part = {"type": "audio", "transcript": heard} if self.audio_out else {"type": "text", "text": heard}
+            events.append(event("response.content_part.done", **ids, part=part))
             item = message_item(self.item_id, "assistant", heard, status="incomplete", audio=self.audio_out)
             events.append(event("response.output_item.done", response_id=self.id, output_index=0, item=item))
+            events.append(event("conversation.item.done", item=item))
             events.append(event("response.done", response=self.response_object("cancelled", heard)))
         self.status = "cancelled"
         return events

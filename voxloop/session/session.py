@@ -70,6 +70,7 @@ class Session:
         self._replies: dict[str, Reply] = {}
         self._last_final = ""
         self._semantic_task: asyncio.Task[None] | None = None
+        self._idle_since: float | None = 0.0  # input time since which nobody spoke or was answered
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -146,6 +147,7 @@ class Session:
         x16 = self._resampler.push(x)
         self._input.append(x16)
         self._trim_input()
+        self._check_idle()
         self._last_append = time.monotonic()
         if self._vad is not None:
             self._vad.push(x16)
@@ -164,6 +166,24 @@ class Session:
         keep_from = max(keep_from, end - MAX_BUFFER_SECONDS)
         if keep_from - self._input.start > 1.0:  # trim in steps, not on every append
             self._input.drop_before(keep_from)
+
+    def _check_idle(self) -> None:
+        """``idle_timeout_ms``: after that much input with no speech since the last reply ended,
+        commit an empty user turn and answer it (the model prompts the user to go on)."""
+        td = self.config.turn_detection
+        since, end = self._idle_since, self._input.end
+        if (td is None or td.idle_timeout_ms is None or since is None or self._utt_item is not None
+                or self._turn is not None or self.reply_active() or self.config.type != "realtime"
+                or end - since < td.idle_timeout_ms / 1000):
+            return
+        self._idle_since = None  # restarts when the reply has played
+        item_id = new_id("item")
+        self.control(event("input_audio_buffer.timeout_triggered", item_id=item_id,
+                           audio_start_ms=int(1000 * since), audio_end_ms=int(1000 * end)))
+        self._commit_events(item_id)
+        self._finish_user_item(item_id, "")
+        if td.create_response:
+            self.create_response()
 
     def _wall(self, stream_time: float) -> float:
         """Monotonic time at which the sample at absolute ``stream_time`` arrived (real-time input)."""
@@ -192,9 +212,18 @@ class Session:
         turn.confirmed.set()
 
     def _commit_events(self, item_id: str) -> None:
-        self.control(event("input_audio_buffer.committed", item_id=item_id, previous_item_id=None))
+        """The user item enters the conversation now (its text follows with the transcript)."""
+        previous = self.conversation.last_id
+        self.conversation.add("user", "", item_id=item_id, status="in_progress", audio=True)
+        self.control(event("input_audio_buffer.committed", item_id=item_id, previous_item_id=previous))
         item = message_item(item_id, "user", "", status="in_progress", audio=True)
-        self.control(event("conversation.item.added", item=item, previous_item_id=None))
+        self.control(event("conversation.item.added", item=item, previous_item_id=previous))
+
+    def _finish_user_item(self, item_id: str, text: str) -> None:
+        item = self.conversation.get(item_id)
+        if item is not None:  # the client may have deleted it meanwhile
+            item.text, item.status = text, "completed"
+        self.control(event("conversation.item.done", item=message_item(item_id, "user", text, audio=True)))
 
     # ------------------------------------------------------------------ VAD events
     async def _vad_loop(self, stream: Any) -> None:
@@ -211,6 +240,7 @@ class Session:
             self._utt_item = new_id("item")
             self._utt_start = offset + max(0.0, ev.time - (td.prefix_padding_ms / 1000 if td else 0.3))
             self._onset_wall = self._wall(offset + ev.time)
+            self._idle_since = None
             self.control(event("input_audio_buffer.speech_started", audio_start_ms=int(1000 * (offset + ev.time)),
                                item_id=self._utt_item))
             if td is not None and td.interrupt_response:
@@ -242,6 +272,7 @@ class Session:
                 turn = Turn(item_id, ev.audio, speculative=False)
                 self._start_turn(turn)
             turn.speech_end_wall = self._wall(end)
+            self._idle_since = end  # a reply (if any) resets it again when it has played
             turn.confirmed.set()
             self._input.drop_before(end)
 
@@ -324,6 +355,7 @@ class Session:
             self.control(event("conversation.item.input_audio_transcription.failed", item_id=turn.item_id,
                                content_index=0, error={"type": "transcription_error", "code": e.code,
                                                       "message": e.message}))
+            self._finish_user_item(turn.item_id, "")
             return
         text = result.text.strip()
         if self.vocabulary is not None and text:
@@ -345,10 +377,9 @@ class Session:
         self.control(event("conversation.item.input_audio_transcription.completed", item_id=turn.item_id,
                            content_index=0, transcript=text,
                            usage={"type": "duration", "seconds": round(turn.audio.duration, 2)}))
-        self.conversation.add("user", text, item_id=turn.item_id)
         if text:
             self._last_final = text
-        self.control(event("conversation.item.done", item=message_item(turn.item_id, "user", text, audio=True)))
+        self._finish_user_item(turn.item_id, text)
         if turn.reply is not None:
             turn.reply.metrics.speech_end_wall = turn.speech_end_wall
             turn.reply.open_gate()
@@ -367,7 +398,8 @@ class Session:
         )
 
     def _on_gate_open(self, reply: Reply) -> None:
-        self.conversation.add("assistant", "", item_id=reply.item_id, status="in_progress")
+        reply.previous_item_id = self.conversation.last_id
+        self.conversation.add("assistant", "", item_id=reply.item_id, status="in_progress", audio=reply.audio_out)
 
     def reply_active(self) -> bool:
         r = self._reply
@@ -437,6 +469,8 @@ class Session:
         self._send_metrics(reply)
         self._replies.pop(reply.id, None)
         self._reply = None
+        if self._utt_item is None:
+            self._idle_since = self._input.end
         return True
 
     def truncate_item(self, item_id: str, audio_end_ms: int) -> None:
@@ -465,10 +499,14 @@ class Session:
         reply.on_media_sent(media.seconds, at)
         if media.event.get("type") == "response.done":
             reply.done_sent = True
+            unplayed = max(0.0, self.outbox.play_until - at) if reply.audio_out else 0.0
+            if self._utt_item is None:
+                self._idle_since = self._input.end + unplayed
             self._send_metrics(reply)
             self._replies.pop(reply.id, None)
 
     def _send_metrics(self, reply: Reply) -> None:
         metrics = reply.metrics.as_dict()
         logger.info("reply %s metrics %s", reply.id, metrics)
-        self.control(event("voxloop.metrics", response_id=reply.id, metrics=metrics))
+        if self.config.voxloop_events:  # an extension event: only for clients that opted in
+            self.control(event("voxloop.metrics", response_id=reply.id, metrics=metrics))
