@@ -102,8 +102,11 @@ async def test_barge_in_cancels_flushes_and_truncates() -> None:
         assert t.index("input_audio_buffer.speech_started", t.index("response.created")) < t.index("response.done")
         assert "output_audio_buffer.cleared" in t and "conversation.item.truncated" in t
         await asyncio.sleep(0.5)
-        after = h.events[t.index("response.done") + 1 :]
+        # nothing of the interrupted reply leaves after the speech_started that interrupted it
+        after = h.events[t.index("input_audio_buffer.speech_started", t.index("response.created")) + 1 :]
         assert not [e for e in after if e["type"] == "response.output_audio.delta" and e["response_id"] == rid]
+        assert [e["type"] for e in h.events if e.get("response", {}).get("id") == rid] == [
+            "response.created", "response.done"]
         item_id = next(e["item"]["id"] for e in h.events if e["type"] == "response.output_item.added")
         item = h.session.conversation.get(item_id)
         assert item is not None and item.role == "assistant"
@@ -266,5 +269,114 @@ async def test_idle_timeout_prompts_a_reply_after_silence() -> None:
         assert done["response"]["status"] == "completed"
         assert h.types().count("input_audio_buffer.timeout_triggered") == 1  # not again while it replies
         assert_openai_shapes(h.events)
+    finally:
+        await h.session.aclose()
+
+
+class CrashingLLM(FakeLLM):
+    """Its first reply fails after a word: a backend bug in the middle of a reply."""
+
+    crashes = 1
+
+    def chat(self, messages: Any, options: Any = None) -> Any:
+        from voxloop.engines.base import LLMStream
+
+        if not self.crashes:
+            return super().chat(messages)
+        self.crashes -= 1
+        self.requests.append(list(messages))
+
+        async def gen() -> Any:
+            yield "Well, "
+            await asyncio.sleep(0.01)
+            raise RuntimeError("boom")
+
+        return LLMStream(gen())
+
+
+async def test_a_crash_inside_a_reply_fails_that_response_and_the_session_goes_on() -> None:
+    h = Harness(llm=CrashingLLM())
+    await h.session.start()
+    try:
+        await h.feed(tone(0.8))
+        await h.feed(quiet(1.0))
+        done = await h.until(lambda e: e["type"] == "response.done")
+        assert done["response"]["status"] == "failed"
+        assert done["response"]["status_details"]["error"]["code"] == "internal_error"
+        assert [e for e in h.events if e["type"] == "error"]
+        assert h.types().count("response.created") == h.types().count("response.done") == 1
+        assert_openai_shapes(h.events)
+        # the backend recovers: the next turn is answered
+        await h.feed(tone(0.8))
+        await h.feed(quiet(1.0))
+        done = await h.until(lambda e: e["type"] == "response.done" and e["response"]["status"] == "completed")
+    finally:
+        await h.session.aclose()
+
+
+async def test_response_create_during_a_reply_is_refused() -> None:
+    from voxloop.errors import InvalidRequest
+
+    h = Harness(tts=FakeTTS(seconds_per_word=0.3), llm=FakeLLM("one two three four five six. " * 3))
+    await h.session.start()
+    try:
+        await h.feed(tone(0.8))
+        await h.feed(quiet(0.8))
+        await h.until(lambda e: e["type"] == "response.output_audio.delta")
+        with pytest.raises(InvalidRequest) as e:
+            h.session.create_response()
+        assert e.value.code == "conversation_already_has_active_response"
+    finally:
+        await h.session.aclose()
+
+
+async def test_without_interrupt_response_a_new_turn_waits_for_the_reply() -> None:
+    td = TurnDetection(interrupt_response=False)
+    h = Harness(SessionConfig(turn_detection=td), tts=FakeTTS(seconds_per_word=0.05),
+                llm=FakeLLM("Sure, here is a longer answer for you. It has several sentences in it. "
+                            "Each one is spoken in turn. " * 2, delay=0.05))
+    await h.session.start()
+    try:
+        await h.feed(tone(0.8))
+        await h.feed(quiet(0.8))
+        await h.until(lambda e: e["type"] == "response.output_audio.delta")
+        await h.feed(tone(0.8))  # the user speaks while the bot talks: no interruption
+        await h.feed(quiet(0.8))
+        await h.until(lambda e: e["type"] == "response.done" and h.types().count("response.done") == 2, 20)
+        replies = [e["response_id"] for e in h.events if e["type"] == "response.output_audio.delta"]
+        first, second = replies[0], replies[-1]
+        assert first != second
+        # one reply speaks at a time: all audio of the first, then all of the second
+        assert replies == [first] * replies.count(first) + [second] * replies.count(second)
+        t = h.types()
+        dones = [i for i, x in enumerate(t) if x == "response.done"]
+        created = [i for i, x in enumerate(t) if x == "response.created"]
+        assert dones[0] < created[1]
+        assert all(e["response"]["status"] == "completed" for e in h.events if e["type"] == "response.done")
+    finally:
+        await h.session.aclose()
+
+
+async def test_partial_transcription_failures_are_reported_on_the_item() -> None:
+    from tests.fakes import FakeASR
+    from voxloop.errors import BackendError
+
+    class FlakyASR(FakeASR):
+        def transcribe_sync(self, audio: Any, options: Any = None) -> Any:
+            if audio.duration < 1.0:  # partials (the final has the whole, padded utterance)
+                raise BackendError("decoder fell over")
+            return super().transcribe_sync(audio)
+
+    h = Harness(asr=FlakyASR())
+    await h.session.start()
+    try:
+        for _ in range(12):  # 1.2 s of speech at real time: partials run meanwhile
+            await h.feed(tone(0.1))
+            await asyncio.sleep(0.1)
+        await h.feed(quiet(1.0))
+        failed = await h.until(lambda e: e["type"] == "conversation.item.input_audio_transcription.failed")
+        assert failed["error"]["code"] == "backend_error"
+        completed = await h.until(lambda e: e["type"] == "conversation.item.input_audio_transcription.completed")
+        assert completed["item_id"] == failed["item_id"] and completed["transcript"]
     finally:
         await h.session.aclose()

@@ -84,9 +84,9 @@ class Outbox:
                 self._media.popleft()
                 if item.seconds:
                     self.play_until = max(self.play_until, now) + item.seconds
+                if self.on_media_sent is not None:  # before the send: once popped, it is leaving
+                    self.on_media_sent(item, now)
                 await self._send(item.event)
-                if self.on_media_sent is not None:
-                    self.on_media_sent(item, time.monotonic())
                 continue
             self._wake.clear()
             await self._wake.wait()

@@ -1,8 +1,12 @@
-"""One assistant reply: LLM stream → clause chunker → TTS stream → paced audio out.
+"""One assistant reply as a handle: LLM stream → clause chunker → TTS stream → output channel.
 
-A reply is a cancellable unit with a *gate*: a speculative reply runs (LLM, TTS) before the
-user's turn is confirmed, holding its events; ``open_gate`` releases them in order. It keeps
-the audio offset of every clause it sent, so a barge-in keeps in history only what was heard.
+A :class:`Reply` owns its task tree (started with :meth:`Reply.start`) and its output channel
+(its share of the session's outbox). A speculative reply runs (LLM, TTS) before the user's turn
+is confirmed with its *gate* closed, holding its events; ``open_gate`` releases them in order.
+:meth:`Reply.interrupt` closes the channel first — nothing more of the reply leaves, queued
+audio is dropped — then cancels the task tree, and returns the text the user heard (the reply
+keeps the audio offset of every clause it sent). Every ``response.created`` that leaves is
+followed by exactly one ``response.done``: completed, cancelled, or failed with the reason.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxloop.aio import cancel_and_wait
 from voxloop.audio.pcm import float_to_pcm16
 from voxloop.engines.base import ChatMessage, LLMEngine, LLMOptions, TTSEngine, TTSOptions
-from voxloop.session.events import event, message_item, new_id
+from voxloop.errors import VoxloopError
+from voxloop.session.events import error_event, event, message_item, new_id
 from voxloop.session.outbox import Outbox
 
 __all__ = ["Reply", "ReplyMetrics"]
@@ -72,6 +78,7 @@ class Reply:
     item_id: str = field(default_factory=lambda: new_id("item"))
     metrics: ReplyMetrics = field(default_factory=ReplyMetrics)
     on_gate_open: Callable[[Reply], None] | None = None
+    on_end: Callable[[Reply], None] | None = None  # the pipeline ended (completed, failed or cancelled)
 
     def __post_init__(self) -> None:
         self.gate_open = False
@@ -85,19 +92,25 @@ class Reply:
         self.finished = False  # the pipeline ended (all events queued)
         self.status = "in_progress"
         self.llm_tokens = 0
+        self.created_sent = False  # response.created went out to the client
         self.done_sent = False  # response.done went out to the client
         self.played_seconds_hint = 0.0
+        self.closed = False  # the output channel is closed: nothing more of this reply leaves
+        self.ended = asyncio.Event()  # the pipeline ended; all its events are queued (or dropped)
+        self._task: asyncio.Task[None] | None = None
         self.previous_item_id: str | None = None  # set when the reply's item enters the conversation
 
     # -- output ----------------------------------------------------------------------
     def _emit(self, ev: Event, seconds: float = 0.0) -> None:
+        if self.closed:
+            return
         if self.gate_open:
             self.outbox.media(ev, self.id, seconds)
         else:
             self._held.append((ev, seconds))
 
     def open_gate(self) -> None:
-        if self.gate_open:
+        if self.gate_open or self.closed:
             return
         self.gate_open = True
         if self.on_gate_open is not None:
@@ -136,8 +149,62 @@ class Reply:
                 parts.append(" ".join(words[:keep]))
         return " ".join(p.strip() for p in parts if p.strip())
 
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self, spawn: Callable[[Any, str], asyncio.Task[None]]) -> None:
+        """Run the pipeline in a task made by ``spawn(coro, name)`` (the session's task set)."""
+        self._task = spawn(self._main(), f"reply-{self.id}")
+
+    async def _main(self) -> None:
+        try:
+            await self.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a failing backend or a bug: the response fails, the session goes on
+            if not isinstance(e, VoxloopError):
+                logger.exception("reply %s crashed", self.id)
+                e = VoxloopError(f"internal error in the reply: {type(e).__name__}", code="internal_error")
+            self._fail(e)
+        finally:
+            self.ended.set()
+            if self.on_end is not None:
+                self.on_end(self)
+
+    def discard(self) -> None:
+        """Drop a reply nobody saw (a speculative reply whose turn went on): close and cancel."""
+        self.closed = True
+        self._held.clear()
+        if self._task is not None:
+            self._task.cancel()
+
+    async def interrupt(self, now: float | None = None) -> str:
+        """Stop speaking now: close the output channel (queued audio is dropped and nothing more
+        leaves), send the events that close the response, then cancel the task tree. Returns the
+        text the user heard, which is all that should stay in the conversation."""
+        now = time.monotonic() if now is None else now
+        self.closed = True
+        self._held.clear()
+        self.outbox.drop_media(self.id)
+        unplayed = max(0.0, self.outbox.play_until - now)
+        self.played_seconds_hint = max(0.0, self.sent_audio - unplayed)
+        heard = self.heard_text(unplayed)
+        self.outbox.reset_playback()
+        if self.created_sent:  # else the client never heard of this response: nothing to close
+            for ev in self.cancel_events(heard, include_done=not self.done_sent):
+                self.outbox.control(ev)
+        await cancel_and_wait(self._task)
+        return heard
+
+    @property
+    def speaking(self) -> bool:
+        """Its gate is open and it still produces, or audio of it is queued or still playing."""
+        if not self.gate_open or self.closed:
+            return False
+        return (not self.ended.is_set() or self.outbox.has_media(self.id)
+                or (self.audio_out and self.outbox.client_playing))
+
     # -- events ----------------------------------------------------------------------
-    def response_object(self, status: str, output_text: str | None = None) -> dict[str, Any]:
+    def response_object(self, status: str, output_text: str | None = None,
+                        error: VoxloopError | None = None) -> dict[str, Any]:
         output = []
         if output_text is not None:
             output = [message_item(self.item_id, "assistant", output_text,
@@ -145,7 +212,7 @@ class Reply:
                                    audio=self.audio_out)]
         return {
             "id": self.id, "object": "realtime.response", "status": status,
-            "status_details": None if status != "cancelled" else {"type": "cancelled", "reason": "turn_detected"},
+            "status_details": _status_details(status, error),
             "output": output, "output_modalities": ["audio" if self.audio_out else "text"],
             "conversation_id": "conv_default",
             "usage": {"output_tokens": self.llm_tokens, "input_tokens": 0, "total_tokens": self.llm_tokens},
@@ -235,21 +302,39 @@ class Reply:
 
     def _finish_events(self) -> None:
         text = self.transcript()
-        ids = self._part_ids()
-        if self.audio_out:
-            self._emit(event("response.output_audio.done", **ids))
-            self._emit(event("response.output_audio_transcript.done", **ids, transcript=text))
-            part = {"type": "audio", "transcript": text}
-        else:
-            self._emit(event("response.output_text.done", **ids, text=text))
-            part = {"type": "text", "text": text}
-        self._emit(event("response.content_part.done", **ids, part=part))
-        item = message_item(self.item_id, "assistant", text, audio=self.audio_out)
-        self._emit(event("response.output_item.done", response_id=self.id, output_index=0, item=item))
-        self._emit(event("conversation.item.done", item=item))
+        for ev in self._media_done_events(text):
+            self._emit(ev)
+        for ev in self._closing_events(text, "completed"):
+            self._emit(ev)
         self.status = "completed"
         self._emit(event("response.done", response=self.response_object("completed", text)))
         self.finished = True
+
+    def _fail(self, err: VoxloopError) -> None:
+        """Close the response as failed (through the gate: a speculative reply nobody saw
+        fails silently with its turn)."""
+        self.status = "failed"
+        text = self.transcript()
+        self._emit(error_event(err.message, code=err.code, type_="server_error"))
+        for ev in [*self._media_done_events(text), *self._closing_events(text, "incomplete")]:
+            self._emit(ev)
+        self._emit(event("response.done", response=self.response_object("failed", text, error=err)))
+        self.finished = True
+
+    def _media_done_events(self, text: str) -> list[Event]:
+        ids = self._part_ids()
+        if self.audio_out:
+            return [event("response.output_audio.done", **ids),
+                    event("response.output_audio_transcript.done", **ids, transcript=text)]
+        return [event("response.output_text.done", **ids, text=text)]
+
+    def _closing_events(self, text: str, status: str) -> list[Event]:
+        ids = self._part_ids()
+        part = {"type": "audio", "transcript": text} if self.audio_out else {"type": "text", "text": text}
+        item = message_item(self.item_id, "assistant", text, status=status, audio=self.audio_out)
+        return [event("response.content_part.done", **ids, part=part),
+                event("response.output_item.done", response_id=self.id, output_index=0, item=item),
+                event("conversation.item.done", item=item)]
 
     def cancel_events(self, heard: str, *, include_done: bool) -> list[Event]:
         """Control events that close an interrupted reply (sent ahead of any media)."""
@@ -265,11 +350,16 @@ class Reply:
             events.append(event("conversation.item.truncated", item_id=self.item_id, content_index=0,
                                 audio_end_ms=int(1000 * self.played_seconds_hint)))
         if include_done:
-            part = {"type": "audio", "transcript": heard} if self.audio_out else {"type": "text", "text": heard}
-            events.append(event("response.content_part.done", **ids, part=part))
-            item = message_item(self.item_id, "assistant", heard, status="incomplete", audio=self.audio_out)
-            events.append(event("response.output_item.done", response_id=self.id, output_index=0, item=item))
-            events.append(event("conversation.item.done", item=item))
+            events.extend(self._closing_events(heard, "incomplete"))
             events.append(event("response.done", response=self.response_object("cancelled", heard)))
         self.status = "cancelled"
         return events
+
+
+def _status_details(status: str, error: VoxloopError | None) -> dict[str, Any] | None:
+    if status == "cancelled":
+        return {"type": "cancelled", "reason": "turn_detected"}
+    if status == "failed":
+        err = error or VoxloopError("the response failed", code="internal_error")
+        return {"type": "failed", "error": {"type": "server_error", "code": err.code, "message": err.message}}
+    return None

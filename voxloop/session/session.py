@@ -65,8 +65,7 @@ class Session:
         self._onset_wall = 0.0
         self._partial_task: asyncio.Task[None] | None = None
         self._turn: Turn | None = None
-        self._reply: Reply | None = None
-        self._reply_task: asyncio.Task[None] | None = None
+        self._reply: Reply | None = None  # the reply holding the floor (one speaks at a time)
         self._replies: dict[str, Reply] = {}
         self._last_final = ""
         self._semantic_task: asyncio.Task[None] | None = None
@@ -314,7 +313,24 @@ class Session:
 
         partials = PartialTranscriber(self.scheduler, self._transcribe_options(),
                                       lambda: self._input.samples(start), on_delta)
-        self._partial_task = self._tasks.spawn(partials.run(), f"partials-{item_id}")
+        self._partial_task = self._tasks.spawn(self._run_partials(partials, item_id), f"partials-{item_id}")
+
+    async def _run_partials(self, partials: PartialTranscriber, item_id: str) -> None:
+        """Live partials until cancelled; a failure is reported on the item, and the final
+        transcription still runs when the turn ends."""
+        try:
+            await partials.run()
+        except VoxloopError as e:
+            self._transcription_failed(item_id, e)
+        except Exception:
+            logger.exception("partial transcription of %s crashed", item_id)
+            self._transcription_failed(item_id, VoxloopError("partial transcription failed",
+                                                             code="internal_error"))
+
+    def _transcription_failed(self, item_id: str, e: VoxloopError) -> None:
+        self.control(event("conversation.item.input_audio_transcription.failed", item_id=item_id,
+                           content_index=0, error={"type": "transcription_error", "code": e.code,
+                                                  "message": e.message}))
 
     def _stop_partials(self) -> None:
         if self._partial_task is not None:
@@ -343,18 +359,19 @@ class Session:
             return
         if turn.task is not None:
             turn.task.cancel()
-        if turn.reply is not None and self._reply is turn.reply:
-            self._cancel_reply_task()
+        if turn.reply is not None and not turn.reply.gate_open:
+            turn.reply.discard()  # speculative: nobody saw it
 
     async def _run_turn(self, turn: Turn) -> None:
         t0 = time.monotonic()
         try:
             result = await self.scheduler.transcribe(turn.audio, self._transcribe_options(), final=True)
-        except VoxloopError as e:
+        except Exception as e:
+            if not isinstance(e, VoxloopError):
+                logger.exception("transcription of %s crashed", turn.item_id)
+                e = VoxloopError("transcription failed", code="internal_error")
             await turn.confirmed.wait()
-            self.control(event("conversation.item.input_audio_transcription.failed", item_id=turn.item_id,
-                               content_index=0, error={"type": "transcription_error", "code": e.code,
-                                                      "message": e.message}))
+            self._transcription_failed(turn.item_id, e)
             self._finish_user_item(turn.item_id, "")
             return
         text = result.text.strip()
@@ -382,7 +399,7 @@ class Session:
         self._finish_user_item(turn.item_id, text)
         if turn.reply is not None:
             turn.reply.metrics.speech_end_wall = turn.speech_end_wall
-            turn.reply.open_gate()
+            await self._take_floor(turn.reply)
 
     # ------------------------------------------------------------------ replies
     def _new_reply(self, messages: list[ChatMessage], **overrides: Any) -> Reply:
@@ -394,7 +411,7 @@ class Session:
                                    temperature=cfg.temperature),
             tts_options=TTSOptions(voice=None, speed=cfg.speed),
             audio_out="audio" in modalities, output_rate=cfg.output_rate,
-            on_gate_open=self._on_gate_open,
+            on_gate_open=self._on_gate_open, on_end=self._on_reply_end,
         )
 
     def _on_gate_open(self, reply: Reply) -> None:
@@ -402,32 +419,36 @@ class Session:
         self.conversation.add("assistant", "", item_id=reply.item_id, status="in_progress", audio=reply.audio_out)
 
     def reply_active(self) -> bool:
-        r = self._reply
-        if r is None:
-            return False
-        running = self._reply_task is not None and not self._reply_task.done()
-        return running or self.outbox.has_media(r.id) or (r.audio_out and self.outbox.client_playing)
+        """A reply holds the floor: it still produces, or its audio is queued or playing."""
+        return self._reply is not None and self._reply.speaking
 
     def _launch_reply(self, reply: Reply) -> None:
-        self._reply = reply
+        """Start the reply's pipeline; its output stays held until it gets the floor."""
         self._replies[reply.id] = reply
-        self._reply_task = self._tasks.spawn(self._run_reply(reply), f"reply-{reply.id}")
+        reply.start(self._tasks.spawn)
 
-    async def _run_reply(self, reply: Reply) -> None:
-        try:
-            await reply.run()
-        except VoxloopError as e:
-            self.error(e)
-            reply.status = "failed"
-            reply._emit(event("response.done", response=reply.response_object("failed", reply.transcript())))
-        finally:
-            item = self.conversation.get(reply.item_id)
-            if item is not None and reply.status != "cancelled":
-                item.text = reply.transcript()
-                item.status = "completed"
+    async def _take_floor(self, reply: Reply) -> None:
+        """One reply speaks at a time: wait until the current one has produced everything (its
+        queued audio then plays before this reply's), then open this reply's gate."""
+        while ((current := self._reply) is not None and current is not reply and not current.closed
+               and not current.ended.is_set()):
+            await current.ended.wait()
+        if reply.closed:
+            return
+        self._reply = reply
+        reply.open_gate()
+
+    def _on_reply_end(self, reply: Reply) -> None:
+        item = self.conversation.get(reply.item_id)
+        if item is not None and reply.status not in ("cancelled", "in_progress"):
+            item.text = reply.transcript()
+            item.status = "completed" if reply.status == "completed" else "incomplete"
+        if not reply.gate_open:  # discarded before anyone saw it
+            self._replies.pop(reply.id, None)
 
     def create_response(self, instructions: str | None = None, **overrides: Any) -> None:
-        if self.reply_active():
+        current = self._reply
+        if current is not None and current.gate_open and not current.closed and not current.done_sent:
             raise InvalidRequest("Conversation already has an active response in progress",
                                  code="conversation_already_has_active_response")
         pending = self._turn.task if self._turn is not None else None
@@ -441,34 +462,23 @@ class Session:
         if instructions:
             messages = [ChatMessage("system", instructions), *[m for m in messages if m.role != "system"]]
         reply = self._new_reply(messages, **overrides)
-        reply.open_gate()
         self._launch_reply(reply)
-
-    def _cancel_reply_task(self) -> None:
-        if self._reply_task is not None and not self._reply_task.done():
-            self._reply_task.cancel()
+        await self._take_floor(reply)
 
     async def interrupt(self, onset_wall: float | None = None) -> bool:
         """Barge-in or ``response.cancel``: stop the reply now, keep only what was heard."""
         reply = self._reply
-        if reply is None or not reply.gate_open or not self.reply_active():
+        if reply is None or not reply.speaking:
             return False
-        task = self._reply_task
-        await cancel_and_wait(task)
         now = time.monotonic()
-        self.outbox.drop_media(reply.id)
-        unplayed = max(0.0, self.outbox.play_until - now)
-        reply.played_seconds_hint = max(0.0, reply.sent_audio - unplayed)
-        heard = reply.heard_text(unplayed)
-        self.outbox.reset_playback()
-        for ev in reply.cancel_events(heard, include_done=not reply.done_sent):
-            self.control(ev)
+        heard = await reply.interrupt(now)  # closes its output first, then cancels its tasks
         self.conversation.truncate(reply.item_id, heard)
         if onset_wall is not None:
             reply.metrics.barge_in_stop_ms = 1000 * (now - onset_wall)
         self._send_metrics(reply)
         self._replies.pop(reply.id, None)
-        self._reply = None
+        if self._reply is reply:
+            self._reply = None
         if self._utt_item is None:
             self._idle_since = self._input.end
         return True
@@ -497,6 +507,8 @@ class Session:
         if reply is None:
             return
         reply.on_media_sent(media.seconds, at)
+        if media.event.get("type") == "response.created":
+            reply.created_sent = True
         if media.event.get("type") == "response.done":
             reply.done_sent = True
             unplayed = max(0.0, self.outbox.play_until - at) if reply.audio_out else 0.0
