@@ -10,8 +10,10 @@ import pytest
 
 from tests.fakes import fake_stack
 from voxloop.errors import InvalidRequest
+from voxloop.server.pacer import Pacer
 from voxloop.server.protocol import apply_session_update, session_object
 from voxloop.server.realtime import Connection
+from voxloop.server.wire import render
 from voxloop.session.config import SessionConfig
 from voxloop.session.session import Session
 from voxloop.session.transcriber import ASRScheduler
@@ -24,14 +26,16 @@ async def conn() -> AsyncIterator[Connection]:
     async def send(ev: dict[str, Any]) -> None:
         pass
 
-    session = Session(stack, ASRScheduler(stack.asr), send, SessionConfig())
-    yield Connection(None, None, session, "voxloop")  # type: ignore[arg-type]
+    output = Pacer(send)
+    session = Session(stack, ASRScheduler(stack.asr), output, SessionConfig())
+    await session.start()
+    yield Connection(None, None, session, output, "voxloop")  # type: ignore[arg-type]
     await session.aclose()
 
 
 def sent(c: Connection) -> list[dict[str, Any]]:
-    """Control events queued for the client (the sender task is not running here)."""
-    return list(c.session.outbox._control)
+    """Control events queued for the client, as the wire renders them (no sender runs here)."""
+    return [w for e in c.output._control for w in (render(e) if not isinstance(e, dict) else [e])]
 
 
 async def create(c: Connection, text: str, item_id: str, previous: str | None = None) -> dict[str, Any]:

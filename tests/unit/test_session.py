@@ -8,13 +8,17 @@ from typing import Any
 import pytest
 
 from tests.fakes import FakeLLM, FakeTTS, fake_stack, quiet, tone
+from voxloop.aio import cancel_and_wait
 from voxloop.audio.pcm import float_to_pcm16
+from voxloop.server.pacer import Pacer
 from voxloop.session.config import SessionConfig, TurnDetection
 from voxloop.session.session import Session
 from voxloop.session.transcriber import ASRScheduler
 
 
 class Harness:
+    """A session with fake engines whose events are rendered to the wire as a client sees them."""
+
     def __init__(self, config: SessionConfig | None = None, **engines: Any) -> None:
         self.stack = fake_stack(**engines)
         self.events: list[dict[str, Any]] = []
@@ -24,7 +28,17 @@ class Harness:
             self.events.append(ev)
             self.got.set()
 
-        self.session = Session(self.stack, ASRScheduler(self.stack.asr), send, config or SessionConfig())
+        self.output = Pacer(send, extensions=lambda: self.session.config.voxloop_events)
+        self.session = Session(self.stack, ASRScheduler(self.stack.asr), self.output, config or SessionConfig())
+        self._sender: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._sender = asyncio.get_running_loop().create_task(self.output.run(), name="test-sender")
+        await self.session.start()
+
+    async def aclose(self) -> None:
+        await self.session.aclose()
+        await cancel_and_wait(self._sender)
 
     async def feed(self, samples: Any, chunk: float = 0.1) -> None:
         step = int(24000 * chunk)
@@ -52,9 +66,9 @@ class Harness:
 @pytest.fixture
 async def h() -> Any:
     harness = Harness()
-    await harness.session.start()
+    await harness.start()
     yield harness
-    await harness.session.aclose()
+    await harness.aclose()
 
 
 async def test_a_spoken_turn_gets_a_reply_in_protocol_order(h: Harness) -> None:
@@ -87,7 +101,7 @@ async def test_speculative_reply_is_discarded_when_the_user_goes_on(h: Harness) 
 
 async def test_barge_in_cancels_flushes_and_truncates() -> None:
     h = Harness(tts=FakeTTS(seconds_per_word=0.4), llm=FakeLLM("one two three four five six seven eight. " * 3))
-    await h.session.start()
+    await h.start()
     try:
         await h.feed(tone(0.8))
         await h.feed(quiet(0.8))
@@ -120,12 +134,12 @@ async def test_barge_in_cancels_flushes_and_truncates() -> None:
         assert item_done[-1]["item"]["status"] == "incomplete"
         assert_openai_shapes(h.events)
     finally:
-        await h.session.aclose()
+        await h.aclose()
 
 
 async def test_push_to_talk_commit_then_response_create() -> None:
     h = Harness(SessionConfig(turn_detection=None))
-    await h.session.start()
+    await h.start()
     try:
         await h.feed(tone(1.0))
         h.session.commit()
@@ -136,7 +150,7 @@ async def test_push_to_talk_commit_then_response_create() -> None:
         llm = h.stack.llm
         assert isinstance(llm, FakeLLM) and llm.requests[-1][-1].role == "user"
     finally:
-        await h.session.aclose()
+        await h.aclose()
 
 
 async def test_short_noise_does_not_start_a_turn(h: Harness) -> None:
@@ -167,7 +181,7 @@ async def test_semantic_turn_detection_ends_early_only_when_complete(p: float, e
     turn = FakeTurn(p)
     td = TurnDetection(semantic=True, silence_duration_ms=1500, semantic_check_ms=300)
     h = Harness(SessionConfig(turn_detection=td), turn=turn)
-    await h.session.start()
+    await h.start()
     try:
         await h.feed(tone(0.8))
         await h.feed(quiet(0.6))  # > 200 ms pause, < 1500 ms silence
@@ -183,7 +197,7 @@ async def test_semantic_turn_detection_ends_early_only_when_complete(p: float, e
             await h.feed(quiet(1.2))
             await h.until(lambda e: e["type"] == "input_audio_buffer.speech_stopped")
     finally:
-        await h.session.aclose()
+        await h.aclose()
 
 
 async def test_a_quiet_session_still_answers_after_eleven_minutes(h: Harness) -> None:
@@ -201,7 +215,7 @@ async def test_push_to_talk_input_is_still_capped() -> None:
     from voxloop.session import session as session_module
 
     h = Harness(SessionConfig(turn_detection=None))
-    await h.session.start()
+    await h.start()
     try:
         old, session_module.MAX_BUFFER_SECONDS = session_module.MAX_BUFFER_SECONDS, 2.0
         try:
@@ -211,7 +225,7 @@ async def test_push_to_talk_input_is_still_capped() -> None:
         finally:
             session_module.MAX_BUFFER_SECONDS = old
     finally:
-        await h.session.aclose()
+        await h.aclose()
 
 
 def assert_openai_shapes(events: list[dict[str, Any]]) -> None:
@@ -243,7 +257,7 @@ async def test_items_chain_by_previous_item_id_and_extensions_are_opt_in(h: Harn
 
 async def test_metrics_events_for_clients_that_opt_in() -> None:
     h = Harness(SessionConfig(voxloop_events=True))
-    await h.session.start()
+    await h.start()
     try:
         await h.feed(tone(0.8))
         await h.feed(quiet(1.0))
@@ -251,12 +265,12 @@ async def test_metrics_events_for_clients_that_opt_in() -> None:
         metrics = await h.until(lambda e: e["type"] == "voxloop.metrics")
         assert metrics["response_id"] == done["response"]["id"]
     finally:
-        await h.session.aclose()
+        await h.aclose()
 
 
 async def test_idle_timeout_prompts_a_reply_after_silence() -> None:
     h = Harness(SessionConfig(turn_detection=TurnDetection(idle_timeout_ms=2000)))
-    await h.session.start()
+    await h.start()
     try:
         await h.feed(quiet(1.5))
         assert "input_audio_buffer.timeout_triggered" not in h.types()
@@ -270,7 +284,7 @@ async def test_idle_timeout_prompts_a_reply_after_silence() -> None:
         assert h.types().count("input_audio_buffer.timeout_triggered") == 1  # not again while it replies
         assert_openai_shapes(h.events)
     finally:
-        await h.session.aclose()
+        await h.aclose()
 
 
 class CrashingLLM(FakeLLM):
@@ -296,7 +310,7 @@ class CrashingLLM(FakeLLM):
 
 async def test_a_crash_inside_a_reply_fails_that_response_and_the_session_goes_on() -> None:
     h = Harness(llm=CrashingLLM())
-    await h.session.start()
+    await h.start()
     try:
         await h.feed(tone(0.8))
         await h.feed(quiet(1.0))
@@ -311,14 +325,14 @@ async def test_a_crash_inside_a_reply_fails_that_response_and_the_session_goes_o
         await h.feed(quiet(1.0))
         done = await h.until(lambda e: e["type"] == "response.done" and e["response"]["status"] == "completed")
     finally:
-        await h.session.aclose()
+        await h.aclose()
 
 
 async def test_response_create_during_a_reply_is_refused() -> None:
     from voxloop.errors import InvalidRequest
 
     h = Harness(tts=FakeTTS(seconds_per_word=0.3), llm=FakeLLM("one two three four five six. " * 3))
-    await h.session.start()
+    await h.start()
     try:
         await h.feed(tone(0.8))
         await h.feed(quiet(0.8))
@@ -327,7 +341,7 @@ async def test_response_create_during_a_reply_is_refused() -> None:
             h.session.create_response()
         assert e.value.code == "conversation_already_has_active_response"
     finally:
-        await h.session.aclose()
+        await h.aclose()
 
 
 async def test_without_interrupt_response_a_new_turn_waits_for_the_reply() -> None:
@@ -335,7 +349,7 @@ async def test_without_interrupt_response_a_new_turn_waits_for_the_reply() -> No
     h = Harness(SessionConfig(turn_detection=td), tts=FakeTTS(seconds_per_word=0.05),
                 llm=FakeLLM("Sure, here is a longer answer for you. It has several sentences in it. "
                             "Each one is spoken in turn. " * 2, delay=0.05))
-    await h.session.start()
+    await h.start()
     try:
         await h.feed(tone(0.8))
         await h.feed(quiet(0.8))
@@ -354,7 +368,7 @@ async def test_without_interrupt_response_a_new_turn_waits_for_the_reply() -> No
         assert dones[0] < created[1]
         assert all(e["response"]["status"] == "completed" for e in h.events if e["type"] == "response.done")
     finally:
-        await h.session.aclose()
+        await h.aclose()
 
 
 async def test_partial_transcription_failures_are_reported_on_the_item() -> None:
@@ -368,7 +382,7 @@ async def test_partial_transcription_failures_are_reported_on_the_item() -> None
             return super().transcribe_sync(audio)
 
     h = Harness(asr=FlakyASR())
-    await h.session.start()
+    await h.start()
     try:
         for _ in range(12):  # 1.2 s of speech at real time: partials run meanwhile
             await h.feed(tone(0.1))
@@ -379,4 +393,4 @@ async def test_partial_transcription_failures_are_reported_on_the_item() -> None
         completed = await h.until(lambda e: e["type"] == "conversation.item.input_audio_transcription.completed")
         assert completed["item_id"] == failed["item_id"] and completed["transcript"]
     finally:
-        await h.session.aclose()
+        await h.aclose()

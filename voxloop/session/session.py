@@ -1,8 +1,10 @@
-"""The duplex session: audio in → VAD → partials → end of turn → reply → paced audio out.
+"""The duplex session: audio in → VAD → partials → end of turn → reply → events out.
 
-One ``Session`` per connection. It owns a task set (sender, VAD loop, partials, turns,
-replies), all named and cancelled on ``aclose``. Barge-in cancels the reply's task tree, drops
-its queued audio, tells the client to flush, and truncates history to what was heard.
+One ``Session`` per conversation, driven by one connection. Its tasks (VAD loop, partials,
+turns, replies) run in one task group (:meth:`Session.run`). It emits typed, transport-neutral
+events (``voxloop.session.events``) to an :class:`~voxloop.session.events.Output` that the
+transport implements (renders, paces). Barge-in interrupts the reply handle — its output is
+closed before its tasks are cancelled — and truncates history to what was heard.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
 from typing import Any
 
-from voxloop.aio import TaskSet, cancel_and_wait
+from voxloop.aio import cancel_and_wait, create_named_task
 from voxloop.audio.pcm import Audio, StreamResampler, pcm16_to_float
 from voxloop.dialogue.history import Conversation
 from voxloop.engines.base import (
@@ -27,16 +29,34 @@ from voxloop.engines.base import (
 from voxloop.engines.stack import EngineStack
 from voxloop.errors import InvalidRequest, VoxloopError
 from voxloop.session.config import SessionConfig
-from voxloop.session.events import error_event, event, message_item, new_id
+from voxloop.session.events import (
+    Error,
+    InputCleared,
+    InputCommitted,
+    InputTimeout,
+    ItemAdded,
+    ItemDone,
+    ItemTruncated,
+    Message,
+    Metrics,
+    Output,
+    ReplyEvent,
+    ResponseDone,
+    SessionEvent,
+    SpeechStarted,
+    SpeechStopped,
+    TranscriptCompleted,
+    TranscriptDelta,
+    TranscriptFailed,
+    new_id,
+)
 from voxloop.session.input import RATE, InputBuffer, Turn
-from voxloop.session.outbox import Media, Outbox
 from voxloop.session.reply import Reply
 from voxloop.session.transcriber import ASRScheduler, PartialTranscriber
 
 __all__ = ["Session"]
 
 logger = logging.getLogger(__name__)
-Event = dict[str, Any]
 MAX_BUFFER_SECONDS = 600.0  # push-to-talk: the longest uncommitted input (then input_buffer_full)
 # with turn detection, audio older than this before "now" is dropped unless an utterance needs it
 # (covers the prefix padding, the minimum speech duration and the VAD's lag behind the input)
@@ -44,17 +64,18 @@ KEEP_IDLE_SECONDS = 3.0
 
 
 class Session:
-    def __init__(self, stack: EngineStack, scheduler: ASRScheduler, send: Callable[[Event], Awaitable[None]],
-                 config: SessionConfig) -> None:
+    def __init__(self, stack: EngineStack, scheduler: ASRScheduler, output: Output, config: SessionConfig) -> None:
         self.id = new_id("sess")
         self.stack = stack
         self.scheduler = scheduler
         self.config = config
-        self.outbox = Outbox(send)
-        self.outbox.on_media_sent = self._on_media_sent
+        self.output = output  # the transport: renders and paces what the session emits
+        self.output.on_media_sent = self._on_media_sent
         self.conversation = Conversation(config.instructions)
         self.vocabulary: Any = None  # optional voxloop.dialogue.vocabulary.Vocabulary
-        self._tasks = TaskSet(self.id)
+        self._tg: asyncio.TaskGroup | None = None  # every task of the session, while it runs
+        self.running = asyncio.Event()
+        self._run_task: asyncio.Task[None] | None = None
         self._vad: Any = None
         self._vad_task: asyncio.Task[None] | None = None
         self._input = InputBuffer()
@@ -72,21 +93,51 @@ class Session:
         self._idle_since: float | None = 0.0  # input time since which nobody spoke or was answered
 
     # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> None:
+        """The session's life. Every task it starts (VAD loop, partials, turns, replies) runs in
+        one task group: run this inside the connection's task group and cancel it to end the
+        session. An unexpected failure in any task ends the session (raised as an ExceptionGroup);
+        expected faults (a backend down, a bad request) are events, and the session goes on."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                self._restart_vad()
+                self.running.set()
+                await asyncio.Event().wait()  # until cancelled
+        finally:
+            self._tg = None
+            await self._close_vad()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        if self._tg is None:
+            coro.close()
+            raise RuntimeError("the session is not running")
+        return self._tg.create_task(coro, name=f"{self.id}:{name}")
+
     async def start(self) -> None:
-        self._tasks.spawn(self.outbox.run(), "sender")
-        self._restart_vad()
+        """Run the session in a task of its own (tests, embedding); ``aclose`` ends it."""
+        self._run_task = create_named_task(self.run(), f"{self.id}:run")
+        await self.running.wait()
 
     async def aclose(self) -> None:
-        await self._close_vad()
-        await self._tasks.aclose()
+        await cancel_and_wait(self._run_task)
 
-    def control(self, ev: Event) -> None:
-        self.outbox.control(ev)
+    def unfinished_responses(self, err: VoxloopError) -> list[ResponseDone]:
+        """When the session dies: a failed ``ResponseDone`` for every response the client saw
+        start but not end (every response.created gets its response.done)."""
+        out = []
+        for reply in self._replies.values():
+            if reply.created_sent and not reply.done_sent and not reply.closed:
+                reply.closed = True
+                out.append(ResponseDone(reply.info("failed", reply.transcript(), error=err)))
+        return out
+
+    def control(self, ev: SessionEvent) -> None:
+        self.output.control(ev)
 
     def error(self, err: VoxloopError, event_id: str | None = None) -> None:
-        self.control(error_event(err.message, code=err.code, param=getattr(err, "param", None),
-                                 type_="invalid_request_error" if err.http_status < 500 else "server_error",
-                                 event_id=event_id))
+        self.control(Error(err.message, err.code, param=getattr(err, "param", None), server=err.http_status >= 500,
+                           event_id=event_id))
 
     # ------------------------------------------------------------------ configuration
     def apply_config(self, config: SessionConfig) -> None:
@@ -117,13 +168,13 @@ class Session:
         old, old_task = self._vad, self._vad_task
         self._vad = self._vad_task = None
         if old is not None:
-            self._tasks.spawn(self._close_stream(old, old_task), "vad-close")
+            self._spawn(self._close_stream(old, old_task), "vad-close")
         options = self._vad_options()
         if options is None:
             return
         self._vad = self.stack.vad.stream(options)
         self._vad_offset = self._input.end  # VAD times are relative to this stream's start
-        self._vad_task = self._tasks.spawn(self._vad_loop(self._vad), "vad")
+        self._vad_task = self._spawn(self._vad_loop(self._vad), "vad")
 
     @staticmethod
     async def _close_stream(stream: Any, task: asyncio.Task[None] | None) -> None:
@@ -177,8 +228,7 @@ class Session:
             return
         self._idle_since = None  # restarts when the reply has played
         item_id = new_id("item")
-        self.control(event("input_audio_buffer.timeout_triggered", item_id=item_id,
-                           audio_start_ms=int(1000 * since), audio_end_ms=int(1000 * end)))
+        self.control(InputTimeout(item_id, int(1000 * since), int(1000 * end)))
         self._commit_events(item_id)
         self._finish_user_item(item_id, "")
         if td.create_response:
@@ -190,7 +240,7 @@ class Session:
 
     def clear_input(self) -> None:
         self._input.clear()
-        self.control(event("input_audio_buffer.cleared"))
+        self.control(InputCleared())
 
     def commit(self) -> None:
         """Push-to-talk: the buffered audio is the user's turn."""
@@ -214,15 +264,14 @@ class Session:
         """The user item enters the conversation now (its text follows with the transcript)."""
         previous = self.conversation.last_id
         self.conversation.add("user", "", item_id=item_id, status="in_progress", audio=True)
-        self.control(event("input_audio_buffer.committed", item_id=item_id, previous_item_id=previous))
-        item = message_item(item_id, "user", "", status="in_progress", audio=True)
-        self.control(event("conversation.item.added", item=item, previous_item_id=previous))
+        self.control(InputCommitted(item_id, previous))
+        self.control(ItemAdded(Message(item_id, "user", "", "in_progress", audio=True), previous))
 
     def _finish_user_item(self, item_id: str, text: str) -> None:
         item = self.conversation.get(item_id)
         if item is not None:  # the client may have deleted it meanwhile
             item.text, item.status = text, "completed"
-        self.control(event("conversation.item.done", item=message_item(item_id, "user", text, audio=True)))
+        self.control(ItemDone(Message(item_id, "user", text, audio=True)))
 
     # ------------------------------------------------------------------ VAD events
     async def _vad_loop(self, stream: Any) -> None:
@@ -240,8 +289,7 @@ class Session:
             self._utt_start = offset + max(0.0, ev.time - (td.prefix_padding_ms / 1000 if td else 0.3))
             self._onset_wall = self._wall(offset + ev.time)
             self._idle_since = None
-            self.control(event("input_audio_buffer.speech_started", audio_start_ms=int(1000 * (offset + ev.time)),
-                               item_id=self._utt_item))
+            self.control(SpeechStarted(self._utt_item, int(1000 * (offset + ev.time))))
             if td is not None and td.interrupt_response:
                 await self.interrupt(self._onset_wall)
             self._start_partials()
@@ -252,7 +300,7 @@ class Session:
             td = self.config.turn_detection
             if td is not None and td.semantic:
                 wait = max(0.0, (td.semantic_check_ms - td.speculative_ms) / 1000)
-                self._semantic_task = self._tasks.spawn(self._semantic_check(ev, wait, td.semantic_threshold),
+                self._semantic_task = self._spawn(self._semantic_check(ev, wait, td.semantic_threshold),
                                                         f"smart-turn-{self._utt_item}")
         elif ev.kind == "resume":
             self._cancel_semantic()
@@ -262,7 +310,7 @@ class Session:
             self._cancel_semantic()
             self._stop_partials()
             end = offset + ev.time
-            self.control(event("input_audio_buffer.speech_stopped", audio_end_ms=int(1000 * end), item_id=item_id))
+            self.control(SpeechStopped(item_id, int(1000 * end)))
             self._commit_events(item_id)
             pending = self._turn
             if pending is not None and pending.speculative and pending.item_id == item_id:
@@ -308,12 +356,11 @@ class Session:
         item_id, start = self._utt_item, self._utt_start
 
         def on_delta(delta: str) -> None:
-            self.control(event("conversation.item.input_audio_transcription.delta", item_id=item_id,
-                               content_index=0, delta=delta))
+            self.control(TranscriptDelta(item_id, delta))
 
         partials = PartialTranscriber(self.scheduler, self._transcribe_options(),
                                       lambda: self._input.samples(start), on_delta)
-        self._partial_task = self._tasks.spawn(self._run_partials(partials, item_id), f"partials-{item_id}")
+        self._partial_task = self._spawn(self._run_partials(partials, item_id), f"partials-{item_id}")
 
     async def _run_partials(self, partials: PartialTranscriber, item_id: str) -> None:
         """Live partials until cancelled; a failure is reported on the item, and the final
@@ -328,9 +375,7 @@ class Session:
                                                              code="internal_error"))
 
     def _transcription_failed(self, item_id: str, e: VoxloopError) -> None:
-        self.control(event("conversation.item.input_audio_transcription.failed", item_id=item_id,
-                           content_index=0, error={"type": "transcription_error", "code": e.code,
-                                                  "message": e.message}))
+        self.control(TranscriptFailed(item_id, e.code, e.message))
 
     def _stop_partials(self) -> None:
         if self._partial_task is not None:
@@ -351,7 +396,7 @@ class Session:
     # ------------------------------------------------------------------ turns
     def _start_turn(self, turn: Turn) -> None:
         self._turn = turn
-        turn.task = self._tasks.spawn(self._run_turn(turn), f"turn-{turn.item_id}")
+        turn.task = self._spawn(self._run_turn(turn), f"turn-{turn.item_id}")
 
     def _cancel_turn(self) -> None:
         turn, self._turn = self._turn, None
@@ -391,9 +436,7 @@ class Session:
         await turn.confirmed.wait()
         if self._turn is turn:
             self._turn = None
-        self.control(event("conversation.item.input_audio_transcription.completed", item_id=turn.item_id,
-                           content_index=0, transcript=text,
-                           usage={"type": "duration", "seconds": round(turn.audio.duration, 2)}))
+        self.control(TranscriptCompleted(turn.item_id, text, turn.audio.duration))
         if text:
             self._last_final = text
         self._finish_user_item(turn.item_id, text)
@@ -406,7 +449,7 @@ class Session:
         cfg = self.config
         modalities = overrides.get("output_modalities") or cfg.output_modalities
         return Reply(
-            outbox=self.outbox, llm=self.stack.llm, tts=self.stack.tts, messages=messages,
+            output=self.output, llm=self.stack.llm, tts=self.stack.tts, messages=messages,
             llm_options=LLMOptions(max_tokens=overrides.get("max_output_tokens") or cfg.max_output_tokens,
                                    temperature=cfg.temperature),
             tts_options=TTSOptions(voice=None, speed=cfg.speed),
@@ -425,7 +468,7 @@ class Session:
     def _launch_reply(self, reply: Reply) -> None:
         """Start the reply's pipeline; its output stays held until it gets the floor."""
         self._replies[reply.id] = reply
-        reply.start(self._tasks.spawn)
+        reply.start(self._spawn)
 
     async def _take_floor(self, reply: Reply) -> None:
         """One reply speaks at a time: wait until the current one has produced everything (its
@@ -452,7 +495,7 @@ class Session:
             raise InvalidRequest("Conversation already has an active response in progress",
                                  code="conversation_already_has_active_response")
         pending = self._turn.task if self._turn is not None else None
-        self._tasks.spawn(self._create_response(pending, instructions, overrides), "response-create")
+        self._spawn(self._create_response(pending, instructions, overrides), "response-create")
 
     async def _create_response(self, pending: asyncio.Task[None] | None, instructions: str | None,
                                overrides: dict[str, Any]) -> None:
@@ -498,20 +541,16 @@ class Session:
                 raise InvalidRequest(f"audio_end_ms {audio_end_ms} is beyond the audio sent "
                                      f"({int(1000 * reply.sent_audio)} ms)", param="audio_end_ms")
             self.conversation.truncate(item_id, reply.heard_text(reply.sent_audio - played))
-        self.control(event("conversation.item.truncated", item_id=item_id, content_index=0,
-                           audio_end_ms=audio_end_ms))
+        self.control(ItemTruncated(item_id, audio_end_ms))
 
     # ------------------------------------------------------------------ bookkeeping
-    def _on_media_sent(self, media: Media, at: float) -> None:
-        reply = self._replies.get(media.response_id)
+    def _on_media_sent(self, ev: ReplyEvent, at: float) -> None:
+        reply = self._replies.get(ev.response_id)
         if reply is None:
             return
-        reply.on_media_sent(media.seconds, at)
-        if media.event.get("type") == "response.created":
-            reply.created_sent = True
-        if media.event.get("type") == "response.done":
-            reply.done_sent = True
-            unplayed = max(0.0, self.outbox.play_until - at) if reply.audio_out else 0.0
+        reply.on_media_sent(ev, at)
+        if isinstance(ev, ResponseDone):
+            unplayed = max(0.0, self.output.play_until - at) if reply.audio_out else 0.0
             if self._utt_item is None:
                 self._idle_since = self._input.end + unplayed
             self._send_metrics(reply)
@@ -520,5 +559,4 @@ class Session:
     def _send_metrics(self, reply: Reply) -> None:
         metrics = reply.metrics.as_dict()
         logger.info("reply %s metrics %s", reply.id, metrics)
-        if self.config.voxloop_events:  # an extension event: only for clients that opted in
-            self.control(event("voxloop.metrics", response_id=reply.id, metrics=metrics))
+        self.control(Metrics(reply.id, metrics))  # an extension: transports send it on request
