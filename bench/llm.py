@@ -20,8 +20,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from voxloop.engines.base import ChatMessage, LLMOptions
 from voxloop.engines.llm.llamacpp import LlamaCppLLM
+from voxloop.engines.types import ChatMessage, LLMOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.sysinfo import machine  # noqa: E402

@@ -9,18 +9,10 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 import numpy as np
 
 from voxloop.audio.pcm import Audio, Float32Array
-from voxloop.engines.base import (
-    ASREngine,
-    ChatMessage,
-    LLMEngine,
-    LLMOptions,
-    LLMStream,
-    TranscribeOptions,
-    Transcript,
-    TTSEngine,
-    TTSOptions,
-)
+from voxloop.engines.base import ASREngine, LLMEngine, TTSEngine
 from voxloop.engines.stack import EngineStack
+from voxloop.engines.streams import LLMStream
+from voxloop.engines.types import ChatMessage, LLMOptions, TranscribeOptions, Transcript, TTSOptions
 from voxloop.engines.vad.energy import EnergyVAD
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from tests.fakes import FakeASR
 from voxloop.aio import cancel_and_wait
 from voxloop.audio.pcm import Audio
-from voxloop.engines.base import TranscribeOptions
+from voxloop.engines.types import TranscribeOptions
 from voxloop.server.pacer import Pacer
 from voxloop.session.events import AudioOut, SpeechStarted
 from voxloop.session.transcriber import ASRScheduler, PartialTranscriber, agreed_prefix

@@ -293,7 +293,7 @@ class CrashingLLM(FakeLLM):
     crashes = 1
 
     def chat(self, messages: Any, options: Any = None) -> Any:
-        from voxloop.engines.base import LLMStream
+        from voxloop.engines.streams import LLMStream
 
         if not self.crashes:
             return super().chat(messages)

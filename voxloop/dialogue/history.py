@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from voxloop.engines.base import ChatMessage
+from voxloop.engines.types import ChatMessage
 
 __all__ = ["Conversation", "Item"]
 

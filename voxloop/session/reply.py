@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxloop.aio import cancel_and_wait
-from voxloop.engines.base import ChatMessage, LLMEngine, LLMOptions, TTSEngine, TTSOptions
+from voxloop.engines.base import LLMEngine, TTSEngine
+from voxloop.engines.types import ChatMessage, LLMOptions, TTSOptions
 from voxloop.errors import VoxloopError
 from voxloop.session.events import (
     AudioOut,

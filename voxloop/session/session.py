@@ -18,7 +18,8 @@ from typing import Any
 from voxloop.aio import cancel_and_wait, create_named_task
 from voxloop.audio.pcm import Audio, StreamResampler, pcm16_to_float
 from voxloop.dialogue.history import Conversation
-from voxloop.engines.base import (
+from voxloop.engines.stack import EngineStack
+from voxloop.engines.types import (
     ChatMessage,
     LLMOptions,
     TranscribeOptions,
@@ -26,7 +27,6 @@ from voxloop.engines.base import (
     VADEvent,
     VADOptions,
 )
-from voxloop.engines.stack import EngineStack
 from voxloop.errors import InvalidRequest, VoxloopError
 from voxloop.session.config import SessionConfig
 from voxloop.session.events import (
