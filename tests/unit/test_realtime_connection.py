@@ -16,7 +16,7 @@ from voxloop.audio.pcm import float_to_pcm16
 from voxloop.server import realtime
 from voxloop.server.config import ServerConfig
 from voxloop.server.state import ServerState
-from voxloop.session.session import Session
+from voxloop.session.turns import Listener
 
 
 class FakeSocket:
@@ -97,7 +97,7 @@ async def test_no_task_outlives_its_connection(state: ServerState) -> None:
 
 
 async def test_a_crashing_task_ends_the_connection_cleanly(state: ServerState, monkeypatch: Any) -> None:
-    async def broken(self: Session, ev: Any) -> None:
+    async def broken(self: Listener, ev: Any) -> None:
         raise RuntimeError("bug in the VAD handler")
 
     ws = FakeSocket(state)
@@ -108,7 +108,7 @@ async def test_a_crashing_task_ends_the_connection_cleanly(state: ServerState, m
     ws.send("response.create")
     created = await ws.until(lambda e: e["type"] == "response.created")
     await ws.until(lambda e: e["type"] == "response.output_audio.delta")
-    monkeypatch.setattr(Session, "_on_vad", broken)
+    monkeypatch.setattr(Listener, "on_vad", broken)
     ws.audio(tone(0.5))
     await asyncio.wait_for(served, 5)  # the connection ends by itself
     err = next(e for e in ws.sent if e["type"] == "error")

@@ -202,7 +202,7 @@ async def test_semantic_turn_detection_ends_early_only_when_complete(p: float, e
 
 async def test_a_quiet_session_still_answers_after_eleven_minutes(h: Harness) -> None:
     await h.feed(quiet(660.0), chunk=1.0)  # 11 minutes of silence, far faster than real time
-    assert h.session._input.seconds < 10.0  # the buffer keeps only what a turn can still need
+    assert h.session.listener.input.seconds < 10.0  # the buffer keeps only what a turn can still need
     await h.feed(tone(1.0))
     await h.feed(quiet(1.0))
     done = await h.until(lambda e: e["type"] == "response.done")
@@ -212,7 +212,7 @@ async def test_a_quiet_session_still_answers_after_eleven_minutes(h: Harness) ->
 
 async def test_push_to_talk_input_is_still_capped() -> None:
     from voxloop.errors import InvalidRequest
-    from voxloop.session import session as session_module
+    from voxloop.session import turns as session_module
 
     h = Harness(SessionConfig(turn_detection=None))
     await h.start()

@@ -13,10 +13,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
 from voxloop.aio import cancel_and_wait, create_named_task
-from voxloop.audio.pcm import Audio, StreamResampler, pcm16_to_float
+from voxloop.audio.pcm import Audio
 from voxloop.dialogue.history import Conversation
 from voxloop.engines.stack import EngineStack
 from voxloop.engines.types import (
@@ -24,8 +25,6 @@ from voxloop.engines.types import (
     LLMOptions,
     TranscribeOptions,
     TTSOptions,
-    VADEvent,
-    VADOptions,
 )
 from voxloop.errors import InvalidRequest, VoxloopError
 from voxloop.session.config import SessionConfig
@@ -43,24 +42,31 @@ from voxloop.session.events import (
     ReplyEvent,
     ResponseDone,
     SessionEvent,
-    SpeechStarted,
-    SpeechStopped,
     TranscriptCompleted,
-    TranscriptDelta,
     TranscriptFailed,
     new_id,
 )
-from voxloop.session.input import RATE, InputBuffer, Turn
 from voxloop.session.reply import Reply
-from voxloop.session.transcriber import ASRScheduler, PartialTranscriber
+from voxloop.session.transcriber import ASRScheduler
+from voxloop.session.turns import RATE, Listener
 
 __all__ = ["Session"]
 
 logger = logging.getLogger(__name__)
-MAX_BUFFER_SECONDS = 600.0  # push-to-talk: the longest uncommitted input (then input_buffer_full)
-# with turn detection, audio older than this before "now" is dropped unless an utterance needs it
-# (covers the prefix padding, the minimum speech duration and the VAD's lag behind the input)
-KEEP_IDLE_SECONDS = 3.0
+
+
+@dataclass
+class Turn:
+    """A user turn being transcribed (and answered): speculative until its end is confirmed."""
+
+    item_id: str
+    audio: Audio
+    speculative: bool
+    confirmed: asyncio.Event = field(default_factory=asyncio.Event)
+    speech_end_wall: float | None = None
+    task: asyncio.Task[None] | None = None
+    reply: Reply | None = None
+    create_response: bool = True
 
 
 class Session:
@@ -76,20 +82,11 @@ class Session:
         self._tg: asyncio.TaskGroup | None = None  # every task of the session, while it runs
         self.running = asyncio.Event()
         self._run_task: asyncio.Task[None] | None = None
-        self._vad: Any = None
-        self._vad_task: asyncio.Task[None] | None = None
-        self._input = InputBuffer()
-        self._resampler = StreamResampler(config.input_rate, RATE)
-        self._last_append = time.monotonic()
-        self._utt_item: str | None = None
-        self._utt_start = 0.0
-        self._onset_wall = 0.0
-        self._partial_task: asyncio.Task[None] | None = None
+        self.listener = Listener(self)  # turn-taking: input buffer, VAD, partials
         self._turn: Turn | None = None
         self._reply: Reply | None = None  # the reply holding the floor (one speaks at a time)
         self._replies: dict[str, Reply] = {}
         self._last_final = ""
-        self._semantic_task: asyncio.Task[None] | None = None
         self._idle_since: float | None = 0.0  # input time since which nobody spoke or was answered
 
     # ------------------------------------------------------------------ lifecycle
@@ -101,14 +98,14 @@ class Session:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
-                self._restart_vad()
+                self.listener.restart_vad()
                 self.running.set()
                 await asyncio.Event().wait()  # until cancelled
         finally:
             self._tg = None
-            await self._close_vad()
+            await self.listener.aclose()
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         if self._tg is None:
             coro.close()
             raise RuntimeError("the session is not running")
@@ -148,81 +145,19 @@ class Session:
         old = self.config
         self.config = config
         self.conversation.instructions = config.instructions
-        if config.input_rate != old.input_rate:
-            self._resampler = StreamResampler(config.input_rate, RATE)
-        if config.turn_detection != old.turn_detection:
-            self._restart_vad()
-
-    def _vad_options(self) -> VADOptions | None:
-        td = self.config.turn_detection
-        if td is None:
-            return None
-        # speculate on a tentative end of turn: the reply (conversation) or the final decode
-        # (transcription) starts at the pause and is discarded if the user goes on
-        spec = td.speculative_ms if td.create_response or self.config.type == "transcription" else 0
-        return VADOptions(threshold=td.threshold, min_speech_ms=td.min_speech_ms,
-                          min_silence_ms=td.silence_duration_ms, prefix_padding_ms=td.prefix_padding_ms,
-                          pause_ms=spec if 0 < spec < td.silence_duration_ms else 0)
-
-    def _restart_vad(self) -> None:
-        old, old_task = self._vad, self._vad_task
-        self._vad = self._vad_task = None
-        if old is not None:
-            self._spawn(self._close_stream(old, old_task), "vad-close")
-        options = self._vad_options()
-        if options is None:
-            return
-        self._vad = self.stack.vad.stream(options)
-        self._vad_offset = self._input.end  # VAD times are relative to this stream's start
-        self._vad_task = self._spawn(self._vad_loop(self._vad), "vad")
-
-    @staticmethod
-    async def _close_stream(stream: Any, task: asyncio.Task[None] | None) -> None:
-        await stream.aclose()
-        await cancel_and_wait(task)
-
-    async def _close_vad(self) -> None:
-        if self._vad is not None:
-            await self._close_stream(self._vad, self._vad_task)
-            self._vad = self._vad_task = None
+        self.listener.reconfigure(old)
 
     # ------------------------------------------------------------------ input audio
     def append_audio(self, pcm: bytes) -> None:
-        try:
-            x = pcm16_to_float(pcm)
-        except ValueError as e:
-            raise InvalidRequest(str(e), param="audio", code="invalid_audio") from e
-        if self.config.turn_detection is None and self._input.seconds > MAX_BUFFER_SECONDS:
-            raise InvalidRequest("input audio buffer is full: commit or clear it", code="input_buffer_full")
-        x16 = self._resampler.push(x)
-        self._input.append(x16)
-        self._trim_input()
+        self.listener.append(pcm)
         self._check_idle()
-        self._last_append = time.monotonic()
-        if self._vad is not None:
-            self._vad.push(x16)
-
-    def _trim_input(self) -> None:
-        """With turn detection the buffer keeps only what a pending turn can still need: the
-        current utterance (from its padded start), else the last few seconds. Memory stays
-        constant however long the session is quiet or talks."""
-        td = self.config.turn_detection
-        if td is None:
-            return  # push-to-talk: the client commits or clears (bounded by MAX_BUFFER_SECONDS)
-        end = self._input.end
-        keep_from = end - KEEP_IDLE_SECONDS - td.prefix_padding_ms / 1000
-        if self._utt_item is not None:
-            keep_from = self._utt_start
-        keep_from = max(keep_from, end - MAX_BUFFER_SECONDS)
-        if keep_from - self._input.start > 1.0:  # trim in steps, not on every append
-            self._input.drop_before(keep_from)
 
     def _check_idle(self) -> None:
         """``idle_timeout_ms``: after that much input with no speech since the last reply ended,
         commit an empty user turn and answer it (the model prompts the user to go on)."""
         td = self.config.turn_detection
-        since, end = self._idle_since, self._input.end
-        if (td is None or td.idle_timeout_ms is None or since is None or self._utt_item is not None
+        since, end = self._idle_since, self.listener.input.end
+        if (td is None or td.idle_timeout_ms is None or since is None or self.listener.utterance is not None
                 or self._turn is not None or self.reply_active() or self.config.type != "realtime"
                 or end - since < td.idle_timeout_ms / 1000):
             return
@@ -234,24 +169,17 @@ class Session:
         if td.create_response:
             self.create_response()
 
-    def _wall(self, stream_time: float) -> float:
-        """Monotonic time at which the sample at absolute ``stream_time`` arrived (real-time input)."""
-        return self._last_append - max(0.0, self._input.end - stream_time)
-
     def clear_input(self) -> None:
-        self._input.clear()
+        self.listener.input.clear()
         self.control(InputCleared())
 
     def commit(self) -> None:
         """Push-to-talk: the buffered audio is the user's turn."""
-        samples = self._input.samples()
-        if len(samples) < RATE // 10:
-            raise InvalidRequest(f"buffer too small: {1000 * len(samples) / RATE:.0f} ms of audio, need at "
+        seconds = self.listener.input.seconds
+        if seconds < 0.1:
+            raise InvalidRequest(f"buffer too small: {1000 * seconds:.0f} ms of audio, need at "
                                  "least 100 ms", code="input_audio_buffer_commit_empty")
-        self._input.clear()
-        item_id = self._utt_item or new_id("item")
-        self._utt_item = None
-        self._stop_partials()
+        item_id, samples = self.listener.take()
         td = self.config.turn_detection
         self._commit_events(item_id)
         turn = Turn(item_id, Audio(samples, RATE), speculative=False,
@@ -273,116 +201,37 @@ class Session:
             item.text, item.status = text, "completed"
         self.control(ItemDone(Message(item_id, "user", text, audio=True)))
 
-    # ------------------------------------------------------------------ VAD events
-    async def _vad_loop(self, stream: Any) -> None:
-        try:
-            async for ev in stream:
-                await self._on_vad(ev)
-        except VoxloopError as e:
-            self.error(e)
+    # ------------------------------------------------------------------ turn-taking (Listener callbacks)
+    async def speech_started(self, item_id: str, onset_wall: float) -> None:
+        self._idle_since = None
+        td = self.config.turn_detection
+        if td is not None and td.interrupt_response:
+            await self.interrupt(onset_wall)
 
-    async def _on_vad(self, ev: VADEvent) -> None:
-        offset = self._vad_offset
-        if ev.kind == "start":
-            td = self.config.turn_detection
-            self._utt_item = new_id("item")
-            self._utt_start = offset + max(0.0, ev.time - (td.prefix_padding_ms / 1000 if td else 0.3))
-            self._onset_wall = self._wall(offset + ev.time)
-            self._idle_since = None
-            self.control(SpeechStarted(self._utt_item, int(1000 * (offset + ev.time))))
-            if td is not None and td.interrupt_response:
-                await self.interrupt(self._onset_wall)
-            self._start_partials()
-        elif ev.kind == "pause" and ev.audio is not None and self._utt_item:
-            self._cancel_turn()
-            turn = Turn(self._utt_item, ev.audio, speculative=True)
+    def tentative_end(self, item_id: str, audio: Audio) -> None:
+        """A pause: transcribe (and answer) speculatively; kept if the turn really ends here."""
+        self._cancel_turn()
+        self._start_turn(Turn(item_id, audio, speculative=True))
+
+    def resumed(self) -> None:
+        self._cancel_turn()
+
+    def turn_ended(self, item_id: str, audio: Audio, end: float, end_wall: float) -> None:
+        self._commit_events(item_id)
+        pending = self._turn
+        if pending is not None and pending.speculative and pending.item_id == item_id:
+            turn = pending  # the speculative turn started at the pause: keep its work
+        else:
+            turn = Turn(item_id, audio, speculative=False)
             self._start_turn(turn)
-            td = self.config.turn_detection
-            if td is not None and td.semantic:
-                wait = max(0.0, (td.semantic_check_ms - td.speculative_ms) / 1000)
-                self._semantic_task = self._spawn(self._semantic_check(ev, wait, td.semantic_threshold),
-                                                        f"smart-turn-{self._utt_item}")
-        elif ev.kind == "resume":
-            self._cancel_semantic()
-            self._cancel_turn()
-        elif ev.kind == "end" and ev.audio is not None and self._utt_item:
-            item_id, self._utt_item = self._utt_item, None
-            self._cancel_semantic()
-            self._stop_partials()
-            end = offset + ev.time
-            self.control(SpeechStopped(item_id, int(1000 * end)))
-            self._commit_events(item_id)
-            pending = self._turn
-            if pending is not None and pending.speculative and pending.item_id == item_id:
-                turn = pending  # the speculative turn started at the pause: keep its work
-            else:
-                turn = Turn(item_id, ev.audio, speculative=False)
-                self._start_turn(turn)
-            turn.speech_end_wall = self._wall(end)
-            self._idle_since = end  # a reply (if any) resets it again when it has played
-            turn.confirmed.set()
-            self._input.drop_before(end)
-
-    async def _semantic_check(self, pause: VADEvent, wait: float, threshold: float) -> None:
-        """After ``wait`` more seconds of silence, ask Smart Turn; end the turn if it is complete."""
-        await asyncio.sleep(wait)
-        assert pause.audio is not None
-        if not await self._turn_complete(pause.audio, threshold) or self._utt_item is None:
-            return
-        self._semantic_task = None  # this task must not cancel itself below
-        if self._vad is not None:
-            self._vad.segmenter.cut()
-        await self._on_vad(VADEvent("end", pause.time, audio=pause.audio, speech_start=pause.speech_start))
-
-    def _cancel_semantic(self) -> None:
-        if self._semantic_task is not None:
-            self._semantic_task.cancel()
-            self._semantic_task = None
-
-    async def _turn_complete(self, audio: Audio, threshold: float = 0.5) -> bool:
-        try:
-            p = await self.stack.get("turn").probability(audio)  # type: ignore[attr-defined]
-        except VoxloopError as e:
-            self.error(e)
-            return False
-        logger.debug("smart turn: p(complete)=%.2f", p)
-        return bool(p > threshold)
-
-    # ------------------------------------------------------------------ partials
-    def _start_partials(self) -> None:
-        self._stop_partials()
-        if self.config.transcription is None or self._utt_item is None:
-            return
-        item_id, start = self._utt_item, self._utt_start
-
-        def on_delta(delta: str) -> None:
-            self.control(TranscriptDelta(item_id, delta))
-
-        partials = PartialTranscriber(self.scheduler, self._transcribe_options(),
-                                      lambda: self._input.samples(start), on_delta)
-        self._partial_task = self._spawn(self._run_partials(partials, item_id), f"partials-{item_id}")
-
-    async def _run_partials(self, partials: PartialTranscriber, item_id: str) -> None:
-        """Live partials until cancelled; a failure is reported on the item, and the final
-        transcription still runs when the turn ends."""
-        try:
-            await partials.run()
-        except VoxloopError as e:
-            self._transcription_failed(item_id, e)
-        except Exception:
-            logger.exception("partial transcription of %s crashed", item_id)
-            self._transcription_failed(item_id, VoxloopError("partial transcription failed",
-                                                             code="internal_error"))
+        turn.speech_end_wall = end_wall
+        self._idle_since = end  # a reply (if any) resets it again when it has played
+        turn.confirmed.set()
 
     def _transcription_failed(self, item_id: str, e: VoxloopError) -> None:
         self.control(TranscriptFailed(item_id, e.code, e.message))
 
-    def _stop_partials(self) -> None:
-        if self._partial_task is not None:
-            self._partial_task.cancel()
-            self._partial_task = None
-
-    def _transcribe_options(self) -> TranscribeOptions:
+    def transcribe_options(self) -> TranscribeOptions:
         tc = self.config.transcription
         hot = self.config.hotwords
         if self.vocabulary is not None:
@@ -396,7 +245,7 @@ class Session:
     # ------------------------------------------------------------------ turns
     def _start_turn(self, turn: Turn) -> None:
         self._turn = turn
-        turn.task = self._spawn(self._run_turn(turn), f"turn-{turn.item_id}")
+        turn.task = self.spawn(self._run_turn(turn), f"turn-{turn.item_id}")
 
     def _cancel_turn(self) -> None:
         turn, self._turn = self._turn, None
@@ -410,7 +259,7 @@ class Session:
     async def _run_turn(self, turn: Turn) -> None:
         t0 = time.monotonic()
         try:
-            result = await self.scheduler.transcribe(turn.audio, self._transcribe_options(), final=True)
+            result = await self.scheduler.transcribe(turn.audio, self.transcribe_options(), final=True)
         except Exception as e:
             if not isinstance(e, VoxloopError):
                 logger.exception("transcription of %s crashed", turn.item_id)
@@ -468,7 +317,7 @@ class Session:
     def _launch_reply(self, reply: Reply) -> None:
         """Start the reply's pipeline; its output stays held until it gets the floor."""
         self._replies[reply.id] = reply
-        reply.start(self._spawn)
+        reply.start(self.spawn)
 
     async def _take_floor(self, reply: Reply) -> None:
         """One reply speaks at a time: wait until the current one has produced everything (its
@@ -495,7 +344,7 @@ class Session:
             raise InvalidRequest("Conversation already has an active response in progress",
                                  code="conversation_already_has_active_response")
         pending = self._turn.task if self._turn is not None else None
-        self._spawn(self._create_response(pending, instructions, overrides), "response-create")
+        self.spawn(self._create_response(pending, instructions, overrides), "response-create")
 
     async def _create_response(self, pending: asyncio.Task[None] | None, instructions: str | None,
                                overrides: dict[str, Any]) -> None:
@@ -522,8 +371,8 @@ class Session:
         self._replies.pop(reply.id, None)
         if self._reply is reply:
             self._reply = None
-        if self._utt_item is None:
-            self._idle_since = self._input.end
+        if self.listener.utterance is None:
+            self._idle_since = self.listener.input.end
         return True
 
     def truncate_item(self, item_id: str, audio_end_ms: int) -> None:
@@ -551,8 +400,8 @@ class Session:
         reply.on_media_sent(ev, at)
         if isinstance(ev, ResponseDone):
             unplayed = max(0.0, self.output.play_until - at) if reply.audio_out else 0.0
-            if self._utt_item is None:
-                self._idle_since = self._input.end + unplayed
+            if self.listener.utterance is None:
+                self._idle_since = self.listener.input.end + unplayed
             self._send_metrics(reply)
             self._replies.pop(reply.id, None)
 
