@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["TaskSet", "cancel_and_wait", "create_named_task"]
+__all__ = ["TaskSet", "cancel_and_wait", "create_named_task", "now"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -20,6 +21,15 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
     exc = task.exception()
     if exc is not None:
         logger.error("task %s failed", task.get_name(), exc_info=exc)
+
+
+def now() -> float:
+    """The event loop's clock (monotonic seconds): sessions time everything with it, so tests
+    can run them on a virtual clock. Outside a running loop, ``time.monotonic()``."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
 
 
 def create_named_task(coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:

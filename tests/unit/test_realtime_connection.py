@@ -12,11 +12,17 @@ import pytest
 from starlette.websockets import WebSocketState
 
 from tests.fakes import FakeLLM, FakeTTS, fake_stack, quiet, tone
+from tests.virtual_time import VirtualTimePolicy
 from voxloop.audio.pcm import float_to_pcm16
 from voxloop.server import realtime
 from voxloop.server.config import ServerConfig
 from voxloop.server.state import ServerState
 from voxloop.session.turns import Listener
+
+
+@pytest.fixture
+def event_loop_policy() -> VirtualTimePolicy:
+    return VirtualTimePolicy()  # sleeps and timeouts take no real time
 
 
 class FakeSocket:
@@ -76,7 +82,7 @@ def session_tasks() -> list[str]:
 
 @pytest.fixture
 def state() -> ServerState:
-    return ServerState(fake_stack(tts=FakeTTS(seconds_per_word=0.3), llm=FakeLLM("one two three four. " * 6)),
+    return ServerState(fake_stack(inline=True, tts=FakeTTS(seconds_per_word=0.3), llm=FakeLLM("one two three four. " * 6)),
                        ServerConfig())
 
 
@@ -122,7 +128,7 @@ async def test_a_crashing_task_ends_the_connection_cleanly(state: ServerState, m
 
 
 async def test_quiet_connection_still_answers_after_eleven_minutes(state: ServerState) -> None:
-    state = ServerState(fake_stack(), ServerConfig())
+    state = ServerState(fake_stack(inline=True), ServerConfig())
     ws = FakeSocket(state)
     served = asyncio.get_running_loop().create_task(realtime.endpoint(ws))  # type: ignore[arg-type]
     try:

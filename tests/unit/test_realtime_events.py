@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fakes import fake_stack
+from tests.virtual_time import VirtualTimePolicy
 from voxloop.errors import InvalidRequest
 from voxloop.server.pacer import Pacer
 from voxloop.server.protocol import apply_session_update, session_object
@@ -20,8 +21,13 @@ from voxloop.session.transcriber import ASRScheduler
 
 
 @pytest.fixture
+def event_loop_policy() -> VirtualTimePolicy:
+    return VirtualTimePolicy()  # sleeps and timeouts take no real time
+
+
+@pytest.fixture
 async def conn() -> AsyncIterator[Connection]:
-    stack = fake_stack()
+    stack = fake_stack(inline=True)
 
     async def send(ev: dict[str, Any]) -> None:
         pass

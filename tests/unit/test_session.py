@@ -1,4 +1,5 @@
-"""The duplex session with scripted fakes: turns, speculation, barge-in, ordering."""
+"""The duplex session with scripted fakes on a virtual clock: turns, speculation, barge-in,
+ordering. Audio is fed at real time, but no test waits for real: sleeps take no time."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fakes import FakeLLM, FakeTTS, fake_stack, quiet, tone
+from tests.virtual_time import VirtualTimeLoop, VirtualTimePolicy
 from voxloop.aio import cancel_and_wait
 from voxloop.audio.pcm import float_to_pcm16
 from voxloop.server.pacer import Pacer
@@ -20,7 +22,7 @@ class Harness:
     """A session with fake engines whose events are rendered to the wire as a client sees them."""
 
     def __init__(self, config: SessionConfig | None = None, **engines: Any) -> None:
-        self.stack = fake_stack(**engines)
+        self.stack = fake_stack(inline=True, **engines)
         self.events: list[dict[str, Any]] = []
         self.got = asyncio.Event()
 
@@ -41,10 +43,11 @@ class Harness:
         await cancel_and_wait(self._sender)
 
     async def feed(self, samples: Any, chunk: float = 0.1) -> None:
+        """Send audio as a client would: ``chunk`` seconds every ``chunk`` seconds (virtual)."""
         step = int(24000 * chunk)
         for i in range(0, len(samples), step):
             self.session.append_audio(float_to_pcm16(samples[i : i + step]))
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(chunk)
 
     async def until(self, pred: Any, timeout: float = 10.0) -> dict[str, Any]:
         async def wait() -> dict[str, Any]:
@@ -61,6 +64,11 @@ class Harness:
 
     def types(self) -> list[str]:
         return [e["type"] for e in self.events]
+
+
+@pytest.fixture
+def event_loop_policy() -> VirtualTimePolicy:
+    return VirtualTimePolicy()
 
 
 @pytest.fixture
@@ -384,9 +392,7 @@ async def test_partial_transcription_failures_are_reported_on_the_item() -> None
     h = Harness(asr=FlakyASR())
     await h.start()
     try:
-        for _ in range(12):  # 1.2 s of speech at real time: partials run meanwhile
-            await h.feed(tone(0.1))
-            await asyncio.sleep(0.1)
+        await h.feed(tone(1.2))  # partials run while the user speaks
         await h.feed(quiet(1.0))
         failed = await h.until(lambda e: e["type"] == "conversation.item.input_audio_transcription.failed")
         assert failed["error"]["code"] == "backend_error"
@@ -394,3 +400,11 @@ async def test_partial_transcription_failures_are_reported_on_the_item() -> None
         assert completed["item_id"] == failed["item_id"] and completed["transcript"]
     finally:
         await h.aclose()
+
+
+async def test_the_clock_is_virtual() -> None:
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop)
+    t0, wall = loop.time(), __import__("time").monotonic()
+    await asyncio.sleep(3600)
+    assert loop.time() - t0 >= 3599.99 and __import__("time").monotonic() - wall < 1

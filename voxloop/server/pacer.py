@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from voxloop.aio import now
 from voxloop.server.wire import render
 from voxloop.session.events import AudioOut, ReplyEvent, SessionEvent
 
@@ -60,10 +60,10 @@ class Pacer:
 
     @property
     def client_playing(self) -> bool:
-        return self.play_until > time.monotonic()
+        return self.play_until > now()
 
     def reset_playback(self) -> None:
-        self.play_until = time.monotonic()
+        self.play_until = now()
 
     async def _emit(self, event: SessionEvent | Wire) -> None:
         if isinstance(event, dict):
@@ -81,9 +81,9 @@ class Pacer:
             if self._media:
                 item = self._media[0]
                 seconds = item.seconds if isinstance(item, AudioOut) else 0.0
-                now = time.monotonic()
-                wait = self.play_until - now - self.lead if seconds else 0.0
-                if wait > 0:
+                t = now()
+                wait = self.play_until - t - self.lead if seconds else 0.0
+                if wait > 0.001:  # (sub-millisecond waits would only spin)
                     self._wake.clear()
                     try:  # wake early if a control event (or a drop) arrives
                         async with asyncio.timeout(wait):  # (wait_for can swallow a cancel in 3.11)
@@ -93,9 +93,9 @@ class Pacer:
                     continue
                 self._media.popleft()
                 if seconds:
-                    self.play_until = max(self.play_until, now) + seconds
+                    self.play_until = max(self.play_until, t) + seconds
                 if self.on_media_sent is not None:  # before the send: once popped, it is leaving
-                    self.on_media_sent(item, now)
+                    self.on_media_sent(item, t)
                 await self._emit(item)
                 continue
             self._wake.clear()

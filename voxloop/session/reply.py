@@ -14,12 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from voxloop.aio import cancel_and_wait
+from voxloop.aio import cancel_and_wait, now
 from voxloop.engines.base import LLMEngine, TTSEngine
 from voxloop.engines.types import ChatMessage, LLMOptions, TTSOptions
 from voxloop.errors import VoxloopError
@@ -109,6 +108,7 @@ class Reply:
         self.ended = asyncio.Event()  # the pipeline ended; all its events are queued (or dropped)
         self._task: asyncio.Task[None] | None = None
         self.previous_item_id: str | None = None  # set when the reply's item enters the conversation
+        self._failure: VoxloopError | None = None
 
     # -- output channel ----------------------------------------------------------------
     def _emit(self, ev: ReplyEvent) -> None:
@@ -130,6 +130,8 @@ class Reply:
                 ev = ResponseCreated(self.info())
             self.output.media(ev)
         self._held.clear()
+        if self._failure is not None:  # it failed while speculative: say why, now that it is seen
+            self.output.control(Error(self._failure.message, self._failure.code, server=True))
 
     def on_media_sent(self, ev: ReplyEvent, at: float) -> None:
         """The transport calls this as each of the reply's events leaves."""
@@ -198,15 +200,15 @@ class Reply:
         if self._task is not None:
             self._task.cancel()
 
-    async def interrupt(self, now: float | None = None) -> str:
+    async def interrupt(self, at: float | None = None) -> str:
         """Stop speaking now: close the output channel (queued audio is dropped and nothing more
         leaves), send the events that close the response, then cancel the task tree. Returns the
         text the user heard, which is all that should stay in the conversation."""
-        now = time.monotonic() if now is None else now
+        at = now() if at is None else at
         self.closed = True
         self._held.clear()
         self.output.drop_media(self.id)
-        unplayed = max(0.0, self.output.play_until - now)
+        unplayed = max(0.0, self.output.play_until - at)
         self.played_seconds = max(0.0, self.sent_audio - unplayed)
         heard = self.heard_text(unplayed)
         self.output.reset_playback()
@@ -242,12 +244,12 @@ class Reply:
         self.finished = True
 
     async def _run_text(self) -> None:
-        t0 = time.monotonic()
+        t0 = now()
         stream = self.llm.chat(self.messages, self.llm_options)
         try:
             async for delta in stream:
                 if self.metrics.llm_first_token_ms is None:
-                    self.metrics.llm_first_token_ms = 1000 * (time.monotonic() - t0)
+                    self.metrics.llm_first_token_ms = 1000 * (now() - t0)
                 self.text += delta
                 self._emit(TextDelta(self.id, self.item_id, delta, audio=False))
         finally:
@@ -257,7 +259,7 @@ class Reply:
     async def _run_audio(self) -> None:
         from voxloop.engines.tts.stream import tts_stream
 
-        t0 = time.monotonic()
+        t0 = now()
         llm = self.llm.chat(self.messages, self.llm_options)
         tts = tts_stream(self.tts, self.tts_options, sample_rate=self.output_rate)
 
@@ -265,7 +267,7 @@ class Reply:
             try:
                 async for delta in llm:
                     if self.metrics.llm_first_token_ms is None:
-                        self.metrics.llm_first_token_ms = 1000 * (time.monotonic() - t0)
+                        self.metrics.llm_first_token_ms = 1000 * (now() - t0)
                     self.text += delta
                     tts.push(delta)
             finally:
@@ -276,7 +278,7 @@ class Reply:
         try:
             async for chunk in tts:
                 if self.metrics.tts_first_chunk_ms is None and self.metrics.llm_first_token_ms is not None:
-                    self.metrics.tts_first_chunk_ms = 1000 * (time.monotonic() - t0) - self.metrics.llm_first_token_ms
+                    self.metrics.tts_first_chunk_ms = 1000 * (now() - t0) - self.metrics.llm_first_token_ms
                 if chunk.text.strip():
                     self.clauses.append(_Clause(self.queued_audio, chunk.text.strip()))
                     spoken = (" " if len(self.clauses) > 1 else "") + chunk.text.strip()
@@ -305,6 +307,7 @@ class Reply:
         """Close the response as failed (through the gate: a speculative reply nobody saw
         fails silently with its turn)."""
         self.status = "failed"
+        self._failure = err
         if self.gate_open and not self.closed:
             self.output.control(Error(err.message, err.code, server=True))
         self._emit(ResponseDone(self.info("failed", self.transcript(), error=err)))

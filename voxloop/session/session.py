@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from voxloop.aio import cancel_and_wait, create_named_task
+from voxloop.aio import cancel_and_wait, create_named_task, now
 from voxloop.audio.pcm import Audio
 from voxloop.dialogue.history import Conversation
 from voxloop.engines.stack import EngineStack
@@ -184,7 +183,7 @@ class Session:
         self._commit_events(item_id)
         turn = Turn(item_id, Audio(samples, RATE), speculative=False,
                     create_response=td is not None and td.create_response)
-        turn.speech_end_wall = time.monotonic()
+        turn.speech_end_wall = now()
         self._start_turn(turn)
         turn.confirmed.set()
 
@@ -255,9 +254,10 @@ class Session:
             turn.task.cancel()
         if turn.reply is not None and not turn.reply.gate_open:
             turn.reply.discard()  # speculative: nobody saw it
+            self._replies.pop(turn.reply.id, None)
 
     async def _run_turn(self, turn: Turn) -> None:
-        t0 = time.monotonic()
+        t0 = now()
         try:
             result = await self.scheduler.transcribe(turn.audio, self.transcribe_options(), final=True)
         except Exception as e:
@@ -271,7 +271,7 @@ class Session:
         text = result.text.strip()
         if self.vocabulary is not None and text:
             text = self.vocabulary.correct(text)
-        asr_ms = 1000 * (time.monotonic() - t0)
+        asr_ms = 1000 * (now() - t0)
         realtime = self.config.type == "realtime"
         td = self.config.turn_detection
         wants_reply = realtime and text and turn.create_response and (td is None or td.create_response)
@@ -309,6 +309,8 @@ class Session:
     def _on_gate_open(self, reply: Reply) -> None:
         reply.previous_item_id = self.conversation.last_id
         self.conversation.add("assistant", "", item_id=reply.item_id, status="in_progress", audio=reply.audio_out)
+        if reply.ended.is_set():  # a speculative reply can finish before its turn is confirmed
+            self._on_reply_end(reply)
 
     def reply_active(self) -> bool:
         """A reply holds the floor: it still produces, or its audio is queued or playing."""
@@ -335,7 +337,7 @@ class Session:
         if item is not None and reply.status not in ("cancelled", "in_progress"):
             item.text = reply.transcript()
             item.status = "completed" if reply.status == "completed" else "incomplete"
-        if not reply.gate_open:  # discarded before anyone saw it
+        if reply.closed and not reply.gate_open:  # discarded before anyone saw it
             self._replies.pop(reply.id, None)
 
     def create_response(self, instructions: str | None = None, **overrides: Any) -> None:
@@ -362,11 +364,11 @@ class Session:
         reply = self._reply
         if reply is None or not reply.speaking:
             return False
-        now = time.monotonic()
-        heard = await reply.interrupt(now)  # closes its output first, then cancels its tasks
+        t = now()
+        heard = await reply.interrupt(t)  # closes its output first, then cancels its tasks
         self.conversation.truncate(reply.item_id, heard)
         if onset_wall is not None:
-            reply.metrics.barge_in_stop_ms = 1000 * (now - onset_wall)
+            reply.metrics.barge_in_stop_ms = 1000 * (t - onset_wall)
         self._send_metrics(reply)
         self._replies.pop(reply.id, None)
         if self._reply is reply:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
 import numpy as np
 
-from voxloop.aio import cancel_and_wait
+from voxloop.aio import cancel_and_wait, now
 from voxloop.audio.pcm import Audio, Float32Array, StreamResampler, pcm16_to_float
 from voxloop.engines.stack import EngineStack
 from voxloop.engines.types import TranscribeOptions, VADEvent, VADOptions
@@ -113,7 +112,7 @@ class Listener:
         self._vad: Any = None
         self._vad_task: asyncio.Task[None] | None = None
         self._vad_offset = 0.0
-        self._last_append = time.monotonic()
+        self._last_append = now()
         self.utterance: str | None = None  # item id of the utterance in progress
         self._utt_start = 0.0
         self._partial_task: asyncio.Task[None] | None = None
@@ -175,7 +174,7 @@ class Listener:
         x16 = self._resampler.push(x)
         self.input.append(x16)
         self._trim()
-        self._last_append = time.monotonic()
+        self._last_append = now()
         if self._vad is not None:
             self._vad.push(x16)
 
