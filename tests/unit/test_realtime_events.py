@@ -70,6 +70,9 @@ async def test_retrieve_returns_the_item_as_it_is_now(conn: Connection) -> None:
     await conn.handle(json.dumps({"type": "conversation.item.retrieve", "item_id": "a"}))
     got = sent(conn)[-1]
     assert got["type"] == "conversation.item.retrieved"
+    from tests.unit.test_session import assert_openai_shapes
+
+    assert_openai_shapes(sent(conn))  # added, done, retrieved: as the Agents SDKs validate them
     assert got["item"]["id"] == "a" and got["item"]["content"][0]["text"] == "hello"
     with pytest.raises(InvalidRequest) as e:
         await conn.handle(json.dumps({"type": "conversation.item.retrieve", "item_id": "nope"}))
