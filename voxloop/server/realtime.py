@@ -19,7 +19,7 @@ from voxloop.server.protocol import apply_session_update, session_object
 from voxloop.server.state import ServerState
 from voxloop.server.wire import error_event, event, render
 from voxloop.session.config import SessionConfig
-from voxloop.session.events import ItemAdded, ItemDeleted, ItemDone, ItemRetrieved, Message, new_id
+from voxloop.session.events import new_id
 from voxloop.session.session import Session
 
 __all__ = ["endpoint"]
@@ -119,34 +119,18 @@ def _item_text(item: Any) -> tuple[Role, str]:
 async def _item_create(c: Connection, d: dict[str, Any]) -> None:
     role, text = _item_text(d.get("item"))
     item_id = d["item"].get("id") if isinstance(d["item"].get("id"), str) else new_id("item")
-    conversation = c.session.conversation
-    if conversation.get(item_id) is not None:
-        raise InvalidRequest(f"an item with id {item_id!r} already exists", param="item.id",
-                             code="item_already_exists")
     after = d.get("previous_item_id")
     if after is not None and not isinstance(after, str):
         raise InvalidRequest("'previous_item_id' must be a string", param="previous_item_id")
-    if after not in (None, "root") and conversation.get(after) is None:
-        raise InvalidRequest(f"no item with id {after!r}", param="previous_item_id", code="item_not_found")
-    conversation.add(role, text, item_id=item_id, after=None if after == "root" else after, first=after == "root")
-    item = Message(item_id, role, text)
-    c.session.control(ItemAdded(item, conversation.previous_id(item_id)))
-    c.session.control(ItemDone(item))
+    c.session.log.create(role, text, item_id, after)
 
 
 async def _item_retrieve(c: Connection, d: dict[str, Any]) -> None:
-    item_id = d.get("item_id")
-    item = c.session.conversation.get(item_id) if isinstance(item_id, str) else None
-    if item is None:
-        raise InvalidRequest(f"no item with id {item_id!r}", param="item_id", code="item_not_found")
-    c.session.control(ItemRetrieved(Message(item.id, item.role, item.text, item.status, item.audio)))
+    c.session.log.retrieve(d.get("item_id"))
 
 
 async def _item_delete(c: Connection, d: dict[str, Any]) -> None:
-    item_id = d.get("item_id")
-    if not isinstance(item_id, str) or not c.session.conversation.remove(item_id):
-        raise InvalidRequest(f"no item with id {item_id!r}", param="item_id", code="item_not_found")
-    c.session.control(ItemDeleted(item_id))
+    c.session.log.delete(d.get("item_id"))
 
 
 async def _item_truncate(c: Connection, d: dict[str, Any]) -> None:

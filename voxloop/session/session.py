@@ -27,15 +27,12 @@ from voxloop.engines.types import (
 )
 from voxloop.errors import InvalidRequest, VoxloopError
 from voxloop.session.config import SessionConfig
+from voxloop.session.conversation import ConversationLog
 from voxloop.session.events import (
     Error,
     InputCleared,
-    InputCommitted,
     InputTimeout,
-    ItemAdded,
-    ItemDone,
     ItemTruncated,
-    Message,
     Metrics,
     Output,
     ReplyEvent,
@@ -76,7 +73,7 @@ class Session:
         self.config = config
         self.output = output  # the transport: renders and paces what the session emits
         self.output.on_media_sent = self._on_media_sent
-        self.conversation = Conversation(config.instructions)
+        self.log = ConversationLog(config.instructions, self.control)
         self.vocabulary: Any = None  # optional voxloop.dialogue.vocabulary.Vocabulary
         self._tg: asyncio.TaskGroup | None = None  # every task of the session, while it runs
         self.running = asyncio.Event()
@@ -87,6 +84,11 @@ class Session:
         self._replies: dict[str, Reply] = {}
         self._last_final = ""
         self._idle_since: float | None = 0.0  # input time since which nobody spoke or was answered
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation's items (order, texts): what the LLM sees."""
+        return self.log.items
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -188,17 +190,10 @@ class Session:
         turn.confirmed.set()
 
     def _commit_events(self, item_id: str) -> None:
-        """The user item enters the conversation now (its text follows with the transcript)."""
-        previous = self.conversation.last_id
-        self.conversation.add("user", "", item_id=item_id, status="in_progress", audio=True)
-        self.control(InputCommitted(item_id, previous))
-        self.control(ItemAdded(Message(item_id, "user", "", "in_progress", audio=True), previous))
+        self.log.user_audio_committed(item_id)
 
     def _finish_user_item(self, item_id: str, text: str) -> None:
-        item = self.conversation.get(item_id)
-        if item is not None:  # the client may have deleted it meanwhile
-            item.text, item.status = text, "completed"
-        self.control(ItemDone(Message(item_id, "user", text, audio=True)))
+        self.log.user_transcribed(item_id, text)
 
     # ------------------------------------------------------------------ turn-taking (Listener callbacks)
     async def speech_started(self, item_id: str, onset_wall: float) -> None:
@@ -307,8 +302,7 @@ class Session:
         )
 
     def _on_gate_open(self, reply: Reply) -> None:
-        reply.previous_item_id = self.conversation.last_id
-        self.conversation.add("assistant", "", item_id=reply.item_id, status="in_progress", audio=reply.audio_out)
+        reply.previous_item_id = self.log.assistant_started(reply.item_id, reply.audio_out)
         if reply.ended.is_set():  # a speculative reply can finish before its turn is confirmed
             self._on_reply_end(reply)
 
@@ -333,10 +327,8 @@ class Session:
         reply.open_gate()
 
     def _on_reply_end(self, reply: Reply) -> None:
-        item = self.conversation.get(reply.item_id)
-        if item is not None and reply.status not in ("cancelled", "in_progress"):
-            item.text = reply.transcript()
-            item.status = "completed" if reply.status == "completed" else "incomplete"
+        if reply.gate_open and reply.status not in ("cancelled", "in_progress"):
+            self.log.assistant_ended(reply.item_id, reply.transcript(), reply.status == "completed")
         if reply.closed and not reply.gate_open:  # discarded before anyone saw it
             self._replies.pop(reply.id, None)
 
@@ -366,7 +358,7 @@ class Session:
             return False
         t = now()
         heard = await reply.interrupt(t)  # closes its output first, then cancels its tasks
-        self.conversation.truncate(reply.item_id, heard)
+        self.log.truncate(reply.item_id, heard)
         if onset_wall is not None:
             reply.metrics.barge_in_stop_ms = 1000 * (t - onset_wall)
         self._send_metrics(reply)
@@ -379,9 +371,7 @@ class Session:
 
     def truncate_item(self, item_id: str, audio_end_ms: int) -> None:
         """Client says it played only ``audio_end_ms`` of an assistant item."""
-        item = self.conversation.get(item_id)
-        if item is None:
-            raise InvalidRequest(f"no item with id {item_id!r}", param="item_id", code="item_not_found")
+        item = self.log.get(item_id)
         if item.role != "assistant":
             raise InvalidRequest("only assistant items can be truncated", param="item_id")
         reply = next((r for r in [self._reply, *self._replies.values()] if r is not None and r.item_id == item_id),
@@ -391,7 +381,7 @@ class Session:
             if played > reply.sent_audio + 0.05:
                 raise InvalidRequest(f"audio_end_ms {audio_end_ms} is beyond the audio sent "
                                      f"({int(1000 * reply.sent_audio)} ms)", param="audio_end_ms")
-            self.conversation.truncate(item_id, reply.heard_text(reply.sent_audio - played))
+            self.log.truncate(item_id, reply.heard_text(reply.sent_audio - played))
         self.control(ItemTruncated(item_id, audio_end_ms))
 
     # ------------------------------------------------------------------ bookkeeping
