@@ -94,6 +94,8 @@ def test_session_echoes_accepted_fields_as_sent() -> None:
     assert obj["audio"]["input"]["noise_reduction"] == {"type": "near_field"}
     assert obj["audio"]["input"]["turn_detection"]["idle_timeout_ms"] == 6000
     assert "voxloop" not in obj  # extensions only for clients that opt in
+    assert session_object(apply_session_update(cfg, {"max_output_tokens": "inf"}), "s", "m")[
+        "max_output_tokens"] == "inf"
     # a later update that does not mention them keeps them
     cfg = apply_session_update(cfg, {"type": "realtime", "instructions": "Hi.", "voxloop": {"events": True}})
     obj = session_object(cfg, "s", "m")

@@ -132,6 +132,7 @@ def apply_session_update(cfg: SessionConfig, session: Any, *, beta: bool = False
         changes["output_modalities"] = ("audio",) if "audio" in mods else ("text",)
     if "max_output_tokens" in s or "max_response_output_tokens" in s:
         v = s.get("max_output_tokens", s.get("max_response_output_tokens"))
+        changes["echo_inf"] = v == "inf"  # echoed as sent, used as our ceiling
         if v == "inf" or v is None:
             v = 1024
         if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4096:
@@ -170,6 +171,12 @@ def apply_session_update(cfg: SessionConfig, session: Any, *, beta: bool = False
             raise InvalidRequest("'session.hotwords' must be a list of strings", param="session.hotwords")
         changes["hotwords"] = tuple(hot)
     echo = dict(cfg.echo)
+    inf = changes.pop("echo_inf", None)
+    if inf is not None:
+        if inf:
+            echo["max_output_tokens"] = "inf"
+        else:
+            echo.pop("max_output_tokens", None)
     for key in _ECHOED:
         if key in s:
             echo[key] = s[key]
@@ -216,7 +223,7 @@ def session_object(cfg: SessionConfig, session_id: str, model: str) -> dict[str,
             "audio": {"input": audio_in,
                       "output": {"format": {"type": "audio/pcm", "rate": cfg.output_rate}, "voice": cfg.voice,
                                  "speed": cfg.speed}},
-            "max_output_tokens": cfg.max_output_tokens,
+            "max_output_tokens": echo.get("max_output_tokens", cfg.max_output_tokens),
             **{k: echo[k] for k in _ECHOED},
         }
     if cfg.voxloop_events:  # our extension block only for clients that opted in
