@@ -141,6 +141,13 @@ async def test_barge_in_cancels_flushes_and_truncates() -> None:
         item_done = [e for e in h.events if e["type"] == "conversation.item.done" and e["item"]["id"] == item_id]
         assert item_done[-1]["item"]["status"] == "incomplete"
         assert_openai_shapes(h.events)
+        # the client knows best what it played: its truncate refines the server's estimate
+        from voxloop.errors import InvalidRequest
+
+        with pytest.raises(InvalidRequest):
+            h.session.truncate_item(item_id, 60_000)  # more than was ever sent
+        h.session.truncate_item(item_id, 0)
+        assert item.text == ""
     finally:
         await h.aclose()
 

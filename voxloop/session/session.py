@@ -10,6 +10,7 @@ closed before its tasks are cancelled — and truncates history to what was hear
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -81,7 +82,8 @@ class Session:
         self.listener = Listener(self)  # turn-taking: input buffer, VAD, partials
         self._turn: Turn | None = None
         self._reply: Reply | None = None  # the reply holding the floor (one speaks at a time)
-        self._replies: dict[str, Reply] = {}
+        self._replies: dict[str, Reply] = {}  # replies whose events may still leave
+        self._spoken: collections.OrderedDict[str, Reply] = collections.OrderedDict()  # item id → recent reply
         self._last_final = ""
         self._idle_since: float | None = 0.0  # input time since which nobody spoke or was answered
 
@@ -313,6 +315,9 @@ class Session:
     def _launch_reply(self, reply: Reply) -> None:
         """Start the reply's pipeline; its output stays held until it gets the floor."""
         self._replies[reply.id] = reply
+        self._spoken[reply.item_id] = reply  # for conversation.item.truncate by the client
+        while len(self._spoken) > 8:
+            self._spoken.popitem(last=False)
         reply.start(self.spawn)
 
     async def _take_floor(self, reply: Reply) -> None:
@@ -374,8 +379,7 @@ class Session:
         item = self.log.get(item_id)
         if item.role != "assistant":
             raise InvalidRequest("only assistant items can be truncated", param="item_id")
-        reply = next((r for r in [self._reply, *self._replies.values()] if r is not None and r.item_id == item_id),
-                     None)
+        reply = self._spoken.get(item_id)
         if reply is not None:
             played = audio_end_ms / 1000
             if played > reply.sent_audio + 0.05:
