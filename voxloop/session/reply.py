@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from voxloop.aio import cancel_and_wait, now
+from voxloop.aio import cancel_and_wait, create_named_task, now
 from voxloop.engines.base import LLMEngine, TTSEngine
 from voxloop.engines.types import ChatMessage, LLMOptions, TTSOptions
 from voxloop.errors import VoxloopError
@@ -274,7 +274,7 @@ class Reply:
                 self.llm_tokens = llm.tokens
                 tts.end_input()
 
-        pump_task = asyncio.get_running_loop().create_task(pump(), name=f"reply-{self.id}:llm")
+        pump_task = create_named_task(pump(), f"reply-{self.id}:llm")  # part of this reply's task tree
         try:
             async for chunk in tts:
                 if self.metrics.tts_first_chunk_ms is None and self.metrics.llm_first_token_ms is not None:
