@@ -76,8 +76,12 @@ class FakeSocket:
         return await asyncio.wait_for(wait(), timeout)
 
 
-def session_tasks() -> list[str]:
-    return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("sess_") and not t.done())
+def session_tasks(before: set[asyncio.Task[Any]] | None = None) -> list[str]:
+    """Running tasks started since ``before`` (default: the session's own, by name)."""
+    me = asyncio.current_task()
+    if before is None:
+        return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("sess_") and not t.done())
+    return sorted(t.get_name() for t in asyncio.all_tasks() - before if t is not me and not t.done())
 
 
 @pytest.fixture
@@ -87,6 +91,7 @@ def state() -> ServerState:
 
 
 async def test_no_task_outlives_its_connection(state: ServerState) -> None:
+    before = asyncio.all_tasks()
     ws = FakeSocket(state)
     served = asyncio.get_running_loop().create_task(realtime.endpoint(ws))  # type: ignore[arg-type]
     await ws.until(lambda e: e["type"] == "session.created")
@@ -98,7 +103,7 @@ async def test_no_task_outlives_its_connection(state: ServerState) -> None:
     assert session_tasks()
     ws.disconnect()  # the client vanishes mid-reply
     await asyncio.wait_for(served, 5)
-    assert session_tasks() == []  # nothing of the connection is left, not even briefly
+    assert session_tasks(before) == []  # no task of the connection is left, not even briefly
     assert state.active_sessions == 0 and state.scheduler.streams == 0
 
 
