@@ -124,9 +124,15 @@ class LLMStream:
         self.tokens += 1
         return delta
 
-    async def aclose(self) -> None:
+    def stop(self) -> None:
+        """Tell the backend to stop generating, now and synchronously (``aclose`` does it too).
+        Call it first when cleaning up, so a second cancellation cannot leave a generation
+        running on a shared instance."""
         if self._on_close is not None:
             self._on_close()
+
+    async def aclose(self) -> None:
+        self.stop()
         aclose = getattr(self._deltas, "aclose", None)
         if aclose is not None:
             with contextlib.suppress(RuntimeError):

@@ -253,6 +253,7 @@ class Reply:
                 self.text += delta
                 self._emit(TextDelta(self.id, self.item_id, delta, audio=False))
         finally:
+            stream.stop()
             self.llm_tokens = stream.tokens
             await stream.aclose()
 
@@ -286,6 +287,7 @@ class Reply:
                 self._emit_audio(chunk.audio.samples, chunk.audio.sample_rate)
             await pump_task  # surfaces LLM errors
         finally:
+            llm.stop()  # first, before any await: generation stops even if we are cancelled again
             if not pump_task.done():
                 pump_task.cancel()
                 with contextlib.suppress(BaseException):

@@ -39,7 +39,7 @@ let interrupted = false;
 let turnsEnded = 0;
 const waiters = [];
 const wake = () => waiters.splice(0).forEach((w) => w());
-const until = (pred, ms = 90000) =>
+const until = (pred, ms = Number(process.env.VOXLOOP_WAIT_MS ?? 90000)) =>
   new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out; last: ${events.slice(-15)}`)), ms);
     const check = () => (pred() ? (clearTimeout(timer), resolve()) : waiters.push(check));
