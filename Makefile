@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 LLAMA_CPP_VERSION ?= 0.3.36
 LLAMA_CMAKE_ARGS  ?= $(shell sh scripts/llama-cmake-args)
 
-.PHONY: setup run demo test test-fast lint typecheck bench browser-deps clean
+.PHONY: setup run demo test test-fast lint typecheck bench browser-deps js-deps clean
 
 setup: $(STAMP)
 
@@ -37,7 +37,19 @@ browser-deps:
 	   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || \
 	  echo "WARNING: could not install chromium; browser tests will be skipped"; }
 
-test: setup browser-deps lint
+# The Node Agents SDK for the conformance tests (tests/e2e/js); skipped when node or the npm
+# registry is unavailable (those tests then skip).
+JS_DIR   := tests/e2e/js
+JS_STAMP := $(JS_DIR)/node_modules/.voxloop-installed
+js-deps: $(JS_STAMP)
+
+$(JS_STAMP): $(JS_DIR)/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  (cd $(JS_DIR) && npm install --no-audit --no-fund --silent) && touch $(JS_STAMP) || \
+	  echo "WARNING: npm install failed; the Node Agents SDK tests will be skipped"; \
+	else echo "WARNING: node/npm not found; the Node Agents SDK tests will be skipped"; fi
+
+test: setup browser-deps js-deps lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-fast: setup
@@ -51,4 +63,4 @@ bench: setup
 	$(PY) bench/asr.py && $(PY) bench/tts.py && $(PY) bench/llm.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(JS_DIR)/node_modules

@@ -30,8 +30,9 @@ sys.path.insert(0, str(REPO))
 from voxloop.audio import Audio, read_wav  # noqa: E402
 from voxloop.engines.asr.longform import transcribe_long  # noqa: E402
 from voxloop.engines.asr.whisper import WhisperASR  # noqa: E402
-from voxloop.engines.base import OFFLINE_BEAM_SIZE, TranscribeOptions, VADEngine  # noqa: E402
+from voxloop.engines.base import VADEngine  # noqa: E402
 from voxloop.engines.registry import create_engine  # noqa: E402
+from voxloop.engines.types import OFFLINE_BEAM_SIZE, TranscribeOptions  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.sysinfo import cpu_model  # noqa: E402

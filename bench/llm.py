@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from voxloop.engines.base import ChatMessage, LLMOptions
 from voxloop.engines.llm.llamacpp import LlamaCppLLM
+from voxloop.engines.types import ChatMessage, LLMOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.sysinfo import machine  # noqa: E402

@@ -205,7 +205,7 @@ async def converse(sid: int, n: int, base: str, clips: list[Clip], args: argpars
                 st.problems[f"connect refused: {first['error'].get('code')}"] += 1
                 return st
             await ws.send(json.dumps({"type": "session.update", "session": {
-                "type": "realtime", "max_output_tokens": args.max_tokens}}))
+                "type": "realtime", "max_output_tokens": args.max_tokens, "voxloop": {"events": True}}}))
             await rec.wait(is_("session.updated"), 0, 20)
             tasks.append(asyncio.create_task(mic.run()))
             k = 0

@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from voxloop.engines.base import TTSOptions
 from voxloop.engines.tts.piper import PiperTTS
 from voxloop.engines.tts.stream import tts_stream
+from voxloop.engines.types import TTSOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.sysinfo import machine  # noqa: E402

@@ -9,18 +9,10 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 import numpy as np
 
 from voxloop.audio.pcm import Audio, Float32Array
-from voxloop.engines.base import (
-    ASREngine,
-    ChatMessage,
-    LLMEngine,
-    LLMOptions,
-    LLMStream,
-    TranscribeOptions,
-    Transcript,
-    TTSEngine,
-    TTSOptions,
-)
+from voxloop.engines.base import ASREngine, LLMEngine, TTSEngine
 from voxloop.engines.stack import EngineStack
+from voxloop.engines.streams import LLMStream
+from voxloop.engines.types import ChatMessage, LLMOptions, TranscribeOptions, Transcript, TTSOptions
 from voxloop.engines.vad.energy import EnergyVAD
 
 
@@ -78,9 +70,16 @@ class FakeTTS(TTSEngine):
         yield (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
 
 
-def fake_stack(**kw: object) -> EngineStack:
+def fake_stack(*, inline: bool = False, **kw: object) -> EngineStack:
+    """Fake engines (and the model-free energy VAD). ``inline``: blocking calls run in the
+    event loop's thread, as a virtual clock needs (tests/virtual_time.py)."""
     engines = {"vad": EnergyVAD(), "asr": FakeASR(), "llm": FakeLLM(), "tts": FakeTTS()}
     engines.update(kw)  # type: ignore[arg-type]
+    if inline:
+        from tests.virtual_time import InlineExecutor
+
+        for engine in engines.values():
+            engine._executor = InlineExecutor()  # type: ignore[attr-defined]
     return EngineStack(engines=engines)  # type: ignore[arg-type]
 
 

@@ -1,14 +1,15 @@
-"""Small asyncio helpers: named tasks that are always tracked and cancelled with a timeout."""
+"""Small asyncio helpers: named tasks, cancelling with a timeout, the loop clock."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["TaskSet", "cancel_and_wait", "create_named_task"]
+__all__ = ["cancel_and_wait", "create_named_task", "now"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -20,6 +21,15 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
     exc = task.exception()
     if exc is not None:
         logger.error("task %s failed", task.get_name(), exc_info=exc)
+
+
+def now() -> float:
+    """The event loop's clock (monotonic seconds): sessions time everything with it, so tests
+    can run them on a virtual clock. Outside a running loop, ``time.monotonic()``."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
 
 
 def create_named_task(coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
@@ -38,24 +48,3 @@ async def cancel_and_wait(*tasks: asyncio.Task[Any] | None, timeout: float = 2.0
         return
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), timeout)
-
-
-class TaskSet:
-    """A set of named tasks owned by one object; ``aclose`` cancels them all."""
-
-    def __init__(self, owner: str) -> None:
-        self._owner = owner
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
-        task = create_named_task(coro, f"{self._owner}:{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    async def aclose(self, timeout: float = 2.0) -> None:
-        await cancel_and_wait(*list(self._tasks), timeout=timeout)
-        self._tasks.clear()

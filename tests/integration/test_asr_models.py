@@ -14,7 +14,8 @@ import pytest
 from voxloop.audio import Audio, read_wav
 from voxloop.engines.asr.longform import transcribe_long
 from voxloop.engines.asr.whisper import WhisperASR
-from voxloop.engines.base import TranscribeOptions, Transcript, VADEngine
+from voxloop.engines.base import VADEngine
+from voxloop.engines.types import TranscribeOptions, Transcript
 from voxloop.errors import InvalidRequest, VoxloopError
 
 pytestmark = pytest.mark.models

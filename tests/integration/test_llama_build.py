@@ -20,7 +20,7 @@ CHILD = r"""
 import asyncio
 from voxloop.cli.serve import engine_specs
 from voxloop.cli.settings import load_settings
-from voxloop.engines.base import ChatMessage, LLMOptions
+from voxloop.engines.types import ChatMessage, LLMOptions
 from voxloop.engines.stack import EngineStack
 
 stack = EngineStack(engine_specs(load_settings(), {}))  # what `voxloop serve` builds by default

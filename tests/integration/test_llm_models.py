@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from voxloop.engines.base import ChatMessage, LLMOptions
 from voxloop.engines.llm.llamacpp import LlamaCppLLM
+from voxloop.engines.types import ChatMessage, LLMOptions
 from voxloop.errors import BackendError
 
 pytestmark = pytest.mark.models

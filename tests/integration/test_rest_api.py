@@ -14,8 +14,9 @@ import pytest
 
 from tests.support import free_port
 from voxloop.audio import Audio, decode_audio, pcm16_to_float, wav_bytes
-from voxloop.engines.base import ASREngine, Engine, TranscribeOptions
+from voxloop.engines.base import ASREngine, Engine
 from voxloop.engines.stack import EngineStack
+from voxloop.engines.types import TranscribeOptions
 from voxloop.server.config import ServerConfig
 
 openai = pytest.importorskip("openai")

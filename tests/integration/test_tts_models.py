@@ -7,9 +7,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from voxloop.engines.base import TTSOptions
 from voxloop.engines.tts.piper import PiperTTS
 from voxloop.engines.tts.stream import tts_stream
+from voxloop.engines.types import TTSOptions
 
 pytestmark = pytest.mark.models
 

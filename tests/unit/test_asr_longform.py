@@ -13,17 +13,9 @@ from voxloop.engines.asr.longform import (
     transcribe_long,
     transcribe_long_async,
 )
-from voxloop.engines.base import (
-    ASREngine,
-    EngineStream,
-    Segment,
-    TranscribeOptions,
-    Transcript,
-    VADEngine,
-    VADEvent,
-    VADOptions,
-    Word,
-)
+from voxloop.engines.base import ASREngine, VADEngine
+from voxloop.engines.streams import EngineStream
+from voxloop.engines.types import Segment, TranscribeOptions, Transcript, VADEvent, VADOptions, Word
 
 SR = 16000
 

@@ -20,7 +20,7 @@ import pytest
 from voxloop.audio.pcm import Audio
 from voxloop.engines import create_engine
 from voxloop.engines.asr.remote import RemoteASR, language_code
-from voxloop.engines.base import TranscribeOptions
+from voxloop.engines.types import TranscribeOptions
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest
 
 VERBOSE = {

@@ -13,7 +13,7 @@ from voxloop.engines.asr.rules import (
     is_near_silent,
     is_no_speech,
 )
-from voxloop.engines.base import Segment, Transcript, Word
+from voxloop.engines.types import Segment, Transcript, Word
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from voxloop.audio import (
     write_wav,
 )
 from voxloop.dialogue.history import Conversation
-from voxloop.engines.base import Segment
+from voxloop.engines.types import Segment
 from voxloop.errors import AudioDecodeError
 
 
@@ -80,7 +80,7 @@ def test_truncate_keeps_heard_text() -> None:
 
 def test_subtitle_cues_cut_at_sentences_and_length() -> None:
     from voxloop.audio.subtitles import subtitle_cues
-    from voxloop.engines.base import Word
+    from voxloop.engines.types import Word
 
     text = "Hello there. This is a long sentence that keeps going on and on without any end in sight at all"
     words = tuple(Word(i * 0.5, i * 0.5 + 0.4, " " + w) for i, w in enumerate(text.split()))

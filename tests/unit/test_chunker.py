@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxloop.dialogue.chunker import ClauseChunker, clean_for_speech
+from voxloop.engines.tts.chunker import ClauseChunker, clean_for_speech
 
 
 def chunk(text: str, step: int = 1, **kw: int) -> list[str]:

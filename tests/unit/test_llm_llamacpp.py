@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from voxloop.engines.base import ChatMessage, LLMOptions, LLMStream
 from voxloop.engines.llm.llamacpp import LlamaCppLLM, _Pool, _Slot
+from voxloop.engines.streams import LLMStream
+from voxloop.engines.types import ChatMessage, LLMOptions
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest
 
 

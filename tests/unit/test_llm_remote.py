@@ -14,8 +14,8 @@ import pytest
 
 from tests.fake_http import FakeServer, serving
 from voxloop.engines import create_engine
-from voxloop.engines.base import ChatMessage, LLMOptions
 from voxloop.engines.llm.remote import RemoteLLM, parse_base_url
+from voxloop.engines.types import ChatMessage, LLMOptions
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest
 
 Behaviour = Callable[["Handler", dict[str, Any]], None]

@@ -14,17 +14,9 @@ from starlette.applications import Starlette
 from voxloop.audio import Audio, wav_bytes
 from voxloop.audio.pcm import Float32Array
 from voxloop.dialogue.vocabulary import Vocabulary
-from voxloop.engines.base import (
-    ASREngine,
-    Engine,
-    Segment,
-    TranscribeOptions,
-    Transcript,
-    TTSEngine,
-    TTSOptions,
-    Word,
-)
+from voxloop.engines.base import ASREngine, Engine, TTSEngine
 from voxloop.engines.stack import EngineStack
+from voxloop.engines.types import Segment, TranscribeOptions, Transcript, TTSOptions, Word
 from voxloop.engines.vad.energy import EnergyVAD
 from voxloop.errors import BackendError, MissingDependency
 from voxloop.server.app import create_app

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from voxloop.engines import create_engine
-from voxloop.engines.base import TTSOptions
 from voxloop.engines.tts.espeak import EspeakTTS
+from voxloop.engines.types import TTSOptions
 from voxloop.errors import BackendError, InvalidRequest, MissingDependency
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")

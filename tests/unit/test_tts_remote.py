@@ -15,9 +15,9 @@ import pytest
 
 from tests.fake_http import FakeServer, serving
 from voxloop.engines import create_engine
-from voxloop.engines.base import TTSOptions
 from voxloop.engines.tts.remote import RemoteTTS
 from voxloop.engines.tts.stream import tts_stream
+from voxloop.engines.types import TTSOptions
 from voxloop.errors import BackendError, BackendUnavailable
 
 # 0.5 s of a 24 kHz ramp as PCM16: every sample value is checkable after the trip.

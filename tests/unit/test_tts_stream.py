@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from voxloop.audio.pcm import Float32Array
-from voxloop.engines.base import TTSEngine, TTSOptions
+from voxloop.engines.base import TTSEngine
 from voxloop.engines.tts.stream import TTSChunk, TTSStream, tts_stream
+from voxloop.engines.types import TTSOptions
 from voxloop.errors import BackendError
 
 SAMPLES_PER_CHAR = 100

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxloop.engines.base import VADOptions
+from voxloop.engines.types import VADOptions
 from voxloop.engines.vad.energy import EnergyVAD
 from voxloop.engines.vad.segmenter import SpeechSegmenter
 

@@ -16,18 +16,9 @@ import numpy as np
 from voxloop.audio import Audio, decode_file, to_srt, to_vtt, write_wav
 from voxloop.audio.subtitles import subtitle_cues
 from voxloop.cli.keys import api_key_options, stage_from_env
-from voxloop.engines.base import (
-    ASREngine,
-    ChatMessage,
-    Engine,
-    LLMEngine,
-    LLMOptions,
-    TranscribeOptions,
-    Transcript,
-    TTSEngine,
-    TTSOptions,
-)
+from voxloop.engines.base import ASREngine, Engine, LLMEngine, TTSEngine
 from voxloop.engines.registry import BACKENDS, DEFAULTS, backend_installed, create_engine
+from voxloop.engines.types import ChatMessage, LLMOptions, TranscribeOptions, Transcript, TTSOptions
 from voxloop.errors import InvalidRequest, VoxloopError
 
 __all__ = ["cmd_chat", "cmd_demo", "cmd_models", "cmd_say", "cmd_serve", "cmd_transcribe"]

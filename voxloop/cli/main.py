@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from voxloop import __version__
 from voxloop.cli.settings import add_serve_arguments
-from voxloop.engines.base import OFFLINE_BEAM_SIZE
+from voxloop.engines.types import OFFLINE_BEAM_SIZE
 from voxloop.errors import VoxloopError
 
 __all__ = ["build_parser", "main"]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from voxloop.engines.base import ChatMessage
+from voxloop.engines.types import ChatMessage
 
 __all__ = ["Conversation", "Item"]
 
@@ -25,6 +25,7 @@ class Item:
     text: str
     id: str = field(default_factory=new_item_id)
     status: Literal["in_progress", "completed", "incomplete"] = "completed"
+    audio: bool = False  # spoken (user audio in / assistant audio out) rather than typed text
 
 
 class Conversation:
@@ -37,12 +38,38 @@ class Conversation:
         self._max_items = max_items
 
     def add(self, role: Role, text: str, *, item_id: str | None = None,
-            status: Literal["in_progress", "completed", "incomplete"] = "completed") -> Item:
-        item = Item(role, text, id=item_id or new_item_id(), status=status)
-        self.items.append(item)
+            status: Literal["in_progress", "completed", "incomplete"] = "completed", audio: bool = False,
+            after: str | None = None, first: bool = False) -> Item:
+        """Append an item, or insert it after the item ``after`` (or at the start if ``first``).
+        Raises ``KeyError`` if ``after`` names no item."""
+        item = Item(role, text, id=item_id or new_item_id(), status=status, audio=audio)
+        if first:
+            self.items.insert(0, item)
+        elif after is not None:
+            self.items.insert(self._index(after) + 1, item)
+        else:
+            self.items.append(item)
         if len(self.items) > self._max_items:
             del self.items[: len(self.items) - self._max_items]
         return item
+
+    def _index(self, item_id: str) -> int:
+        for i, item in enumerate(self.items):
+            if item.id == item_id:
+                return i
+        raise KeyError(item_id)
+
+    def previous_id(self, item_id: str) -> str | None:
+        """The id of the item just before ``item_id`` (``None`` if it is first or unknown)."""
+        try:
+            i = self._index(item_id)
+        except KeyError:
+            return None
+        return self.items[i - 1].id if i > 0 else None
+
+    @property
+    def last_id(self) -> str | None:
+        return self.items[-1].id if self.items else None
 
     def get(self, item_id: str) -> Item | None:
         return next((i for i in self.items if i.id == item_id), None)

@@ -1,22 +1,18 @@
 """Engines: one contract per stage, backends by name, embedded defaults."""
 
-from voxloop.engines.base import (
-    ASREngine,
+from voxloop.engines.base import ASREngine, Engine, LLMEngine, TTSEngine, VADEngine
+from voxloop.engines.registry import BACKENDS, DEFAULTS, create_engine
+from voxloop.engines.types import (
     ChatMessage,
-    Engine,
-    LLMEngine,
     LLMOptions,
     Segment,
     TranscribeOptions,
     Transcript,
-    TTSEngine,
     TTSOptions,
-    VADEngine,
     VADEvent,
     VADOptions,
     Word,
 )
-from voxloop.engines.registry import BACKENDS, DEFAULTS, create_engine
 
 __all__ = [
     "BACKENDS",

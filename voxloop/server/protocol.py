@@ -13,6 +13,10 @@ __all__ = ["apply_session_update", "session_object"]
 _RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 # semantic_vad: the longest silence before a turn the model judged unfinished is closed anyway
 _EAGERNESS = {"high": 800, "medium": 1500, "auto": 1500, "low": 3000}
+# accepted and echoed back as sent, but not acted on (docs/realtime-protocol.md)
+_ECHOED = ("tracing", "include", "tools", "tool_choice", "prompt", "truncation")
+_ECHO_DEFAULTS: dict[str, Any] = {"tracing": None, "include": None, "tools": [], "tool_choice": "auto",
+                                  "prompt": None, "truncation": "auto", "noise_reduction": None}
 
 
 def _obj(value: Any, param: str) -> dict[str, Any]:
@@ -74,7 +78,15 @@ def _turn_detection(value: Any, current: TurnDetection | None) -> TurnDetection 
     silence = _EAGERNESS[eagerness] if semantic else base.silence_duration_ms
     if not semantic and base.semantic:
         silence = TurnDetection().silence_duration_ms
+    idle = d.get("idle_timeout_ms", base.idle_timeout_ms if not semantic else None)
+    if idle is not None and (isinstance(idle, bool) or not isinstance(idle, int) or not 1000 <= idle <= 3_600_000):
+        raise InvalidRequest("'turn_detection.idle_timeout_ms' must be null or 1000..3600000",
+                             param="turn_detection.idle_timeout_ms")
+    if idle is not None and semantic:
+        raise InvalidRequest("'turn_detection.idle_timeout_ms' is only supported with server_vad",
+                             param="turn_detection.idle_timeout_ms")
     return TurnDetection(
+        idle_timeout_ms=idle,
         semantic=semantic,
         eagerness=eagerness,
         threshold=_num(d, "threshold", p, 0.01, 0.99, base.threshold),
@@ -120,6 +132,7 @@ def apply_session_update(cfg: SessionConfig, session: Any, *, beta: bool = False
         changes["output_modalities"] = ("audio",) if "audio" in mods else ("text",)
     if "max_output_tokens" in s or "max_response_output_tokens" in s:
         v = s.get("max_output_tokens", s.get("max_response_output_tokens"))
+        changes["echo_inf"] = v == "inf"  # echoed as sent, used as our ceiling
         if v == "inf" or v is None:
             v = 1024
         if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4096:
@@ -157,6 +170,22 @@ def apply_session_update(cfg: SessionConfig, session: Any, *, beta: bool = False
         if not isinstance(hot, list) or not all(isinstance(h, str) for h in hot):
             raise InvalidRequest("'session.hotwords' must be a list of strings", param="session.hotwords")
         changes["hotwords"] = tuple(hot)
+    echo = dict(cfg.echo)
+    inf = changes.pop("echo_inf", None)
+    if inf is not None:
+        if inf:
+            echo["max_output_tokens"] = "inf"
+        else:
+            echo.pop("max_output_tokens", None)
+    for key in _ECHOED:
+        if key in s:
+            echo[key] = s[key]
+    if "noise_reduction" in inp or "input_audio_noise_reduction" in s:
+        echo["noise_reduction"] = inp.get("noise_reduction", s.get("input_audio_noise_reduction"))
+    changes["echo"] = echo
+    if "voxloop" in s:
+        ext = _obj(s["voxloop"] or {}, "session.voxloop")
+        changes["voxloop_events"] = _bool(ext, "events", "session.voxloop", cfg.voxloop_events)
     if beta and "type" not in changes:
         changes["type"] = "transcription"
     return replace(cfg, **changes)
@@ -170,27 +199,33 @@ def _td_dict(td: TurnDetection | None) -> dict[str, Any] | None:
                 "interrupt_response": td.interrupt_response, "silence_duration_ms": td.silence_duration_ms}
     return {"type": "server_vad", "threshold": td.threshold, "prefix_padding_ms": td.prefix_padding_ms,
             "silence_duration_ms": td.silence_duration_ms, "create_response": td.create_response,
-            "interrupt_response": td.interrupt_response, "idle_timeout_ms": None,
+            "interrupt_response": td.interrupt_response, "idle_timeout_ms": td.idle_timeout_ms,
             "min_speech_ms": td.min_speech_ms, "speculative_ms": td.speculative_ms}
 
 
 def session_object(cfg: SessionConfig, session_id: str, model: str) -> dict[str, Any]:
     tc = cfg.transcription
+    echo = {**_ECHO_DEFAULTS, **cfg.echo}
     audio_in = {
         "format": {"type": "audio/pcm", "rate": cfg.input_rate},
         "transcription": None if tc is None else {"model": tc.model, "language": tc.language, "prompt": tc.prompt},
-        "noise_reduction": None,
+        "noise_reduction": echo["noise_reduction"],
         "turn_detection": _td_dict(cfg.turn_detection),
     }
+    out: dict[str, Any]
     if cfg.type == "transcription":
-        return {"type": "transcription", "object": "realtime.transcription_session", "id": session_id,
-                "audio": {"input": audio_in}, "include": None}
-    return {
-        "type": "realtime", "object": "realtime.session", "id": session_id, "model": model,
-        "output_modalities": list(cfg.output_modalities), "instructions": cfg.instructions,
-        "audio": {"input": audio_in,
-                  "output": {"format": {"type": "audio/pcm", "rate": cfg.output_rate}, "voice": cfg.voice,
-                             "speed": cfg.speed}},
-        "max_output_tokens": cfg.max_output_tokens, "tools": [], "tool_choice": "auto", "tracing": None,
-        "truncation": "auto", "prompt": None,
-    }
+        out = {"type": "transcription", "object": "realtime.transcription_session", "id": session_id,
+               "audio": {"input": audio_in}, "include": echo["include"]}
+    else:
+        out = {
+            "type": "realtime", "object": "realtime.session", "id": session_id, "model": model,
+            "output_modalities": list(cfg.output_modalities), "instructions": cfg.instructions,
+            "audio": {"input": audio_in,
+                      "output": {"format": {"type": "audio/pcm", "rate": cfg.output_rate}, "voice": cfg.voice,
+                                 "speed": cfg.speed}},
+            "max_output_tokens": echo.get("max_output_tokens", cfg.max_output_tokens),
+            **{k: echo[k] for k in _ECHOED},
+        }
+    if cfg.voxloop_events:  # our extension block only for clients that opted in
+        out["voxloop"] = {"events": True}
+    return out

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -12,10 +14,12 @@ from typing import Any, Literal, cast
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from voxloop.errors import InvalidRequest, OverloadedError, VoxloopError
+from voxloop.server.pacer import Pacer
 from voxloop.server.protocol import apply_session_update, session_object
 from voxloop.server.state import ServerState
+from voxloop.server.wire import error_event, event, render
 from voxloop.session.config import SessionConfig
-from voxloop.session.events import error_event, event, message_item, new_id
+from voxloop.session.events import new_id
 from voxloop.session.session import Session
 
 __all__ = ["endpoint"]
@@ -28,10 +32,11 @@ Handler = Callable[["Connection", dict[str, Any]], Awaitable[None]]
 class Connection:
     """One WebSocket client and its session."""
 
-    def __init__(self, ws: WebSocket, state: ServerState, session: Session, model: str) -> None:
+    def __init__(self, ws: WebSocket, state: ServerState, session: Session, output: Pacer, model: str) -> None:
         self.ws = ws
         self.state = state
         self.session = session
+        self.output = output
         self.model = model
 
     def session_event(self, type_: str) -> dict[str, Any]:
@@ -60,13 +65,13 @@ class Connection:
 async def _session_update(c: Connection, d: dict[str, Any]) -> None:
     cfg = apply_session_update(c.session.config, d.get("session"))
     c.session.apply_config(cfg)
-    c.session.control(c.session_event("session.updated"))
+    c.output.control(c.session_event("session.updated"))
 
 
 async def _transcription_session_update(c: Connection, d: dict[str, Any]) -> None:
     cfg = apply_session_update(c.session.config, d.get("session"), beta=True)
     c.session.apply_config(cfg)
-    c.session.control(c.session_event("transcription_session.updated"))
+    c.output.control(c.session_event("transcription_session.updated"))
 
 
 async def _append(c: Connection, d: dict[str, Any]) -> None:
@@ -114,17 +119,18 @@ def _item_text(item: Any) -> tuple[Role, str]:
 async def _item_create(c: Connection, d: dict[str, Any]) -> None:
     role, text = _item_text(d.get("item"))
     item_id = d["item"].get("id") if isinstance(d["item"].get("id"), str) else new_id("item")
-    c.session.conversation.add(role, text, item_id=item_id)
-    item = message_item(item_id, role, text)
-    c.session.control(event("conversation.item.added", item=item, previous_item_id=d.get("previous_item_id")))
-    c.session.control(event("conversation.item.done", item=item))
+    after = d.get("previous_item_id")
+    if after is not None and not isinstance(after, str):
+        raise InvalidRequest("'previous_item_id' must be a string", param="previous_item_id")
+    c.session.log.create(role, text, item_id, after)
+
+
+async def _item_retrieve(c: Connection, d: dict[str, Any]) -> None:
+    c.session.log.retrieve(d.get("item_id"))
 
 
 async def _item_delete(c: Connection, d: dict[str, Any]) -> None:
-    item_id = d.get("item_id")
-    if not isinstance(item_id, str) or not c.session.conversation.remove(item_id):
-        raise InvalidRequest(f"no item with id {item_id!r}", param="item_id", code="item_not_found")
-    c.session.control(event("conversation.item.deleted", item_id=item_id))
+    c.session.log.delete(d.get("item_id"))
 
 
 async def _item_truncate(c: Connection, d: dict[str, Any]) -> None:
@@ -176,6 +182,7 @@ HANDLERS: dict[str, Handler] = {
     "input_audio_buffer.clear": _clear,
     "conversation.item.create": _item_create,
     "conversation.item.delete": _item_delete,
+    "conversation.item.retrieve": _item_retrieve,
     "conversation.item.truncate": _item_truncate,
     "response.create": _response_create,
     "response.cancel": _response_cancel,
@@ -201,6 +208,17 @@ async def endpoint(ws: WebSocket) -> None:
         await ws.send_text(json.dumps(error_event(e.message, code=e.code, type_="server_error")))
         await ws.close(code=1013)
         return
+    try:
+        await _serve(ws, state, transcription, model)
+    finally:
+        state.scheduler.close_stream()
+        state.release_session()
+
+
+async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: str) -> None:
+    """One connection, one task group: the sender (pacer), the session and the receive loop.
+    A failure in any of them ends the connection cleanly: an error event, a failed
+    ``response.done`` for a response in flight, and a close frame."""
     closed = False
 
     async def send(ev: dict[str, Any]) -> None:
@@ -214,38 +232,57 @@ async def endpoint(ws: WebSocket) -> None:
 
     config = SessionConfig(type="transcription" if transcription else "realtime",
                            instructions=state.config.instructions, history_tokens=state.config.history_tokens)
-    session = Session(state.stack, state.scheduler, send, config)
+    output = Pacer(send, extensions=lambda: session.config.voxloop_events)
+    session = Session(state.stack, state.scheduler, output, config)
     session.vocabulary = state.vocabulary
-    conn = Connection(ws, state, session, model)
-    await session.start()
-    session.control(conn.session_event("session.created"))
+    conn = Connection(ws, state, session, output, model)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            sender = tg.create_task(output.run(), name=f"{session.id}:sender")
+            running = tg.create_task(session.run(), name=f"{session.id}:session")
+            await session.running.wait()
+            output.control(conn.session_event("session.created"))
+            await _receive(conn)  # until the client goes away
+            sender.cancel()
+            running.cancel()
+    except* Exception as group:
+        err = group.exceptions[0]
+        logger.error("realtime session %s failed", session.id, exc_info=err)
+        failure = VoxloopError(f"the session failed ({type(err).__name__}); please reconnect",
+                               code="internal_error")
+        for wire in [error_event(failure.message, code=failure.code, type_="server_error"),
+                     *[w for done in session.unfinished_responses(failure) for w in render(done)]]:
+            await send(wire)
+        with contextlib.suppress(Exception):
+            await ws.close(code=1011)
+    finally:
+        closed = True
+
+
+async def _receive(conn: Connection) -> None:
+    ws, state, output = conn.ws, conn.state, conn.output
     try:
         while True:
             msg = await ws.receive()
             if msg["type"] == "websocket.disconnect":
-                break
+                return
             text = msg.get("text")
             if text is None:
-                session.control(error_event("binary frames are not supported; send JSON text events",
-                                            code="invalid_event"))
+                output.control(error_event("binary frames are not supported; send JSON text events",
+                                           code="invalid_event"))
                 continue
             if len(text) > state.config.max_message_bytes:
-                session.control(error_event(
+                output.control(error_event(
                     f"message of {len(text)} bytes exceeds the limit of {state.config.max_message_bytes} bytes",
                     code="message_too_large"))
                 continue
             try:
                 await conn.handle(text)
             except VoxloopError as e:
-                session.error(e, getattr(e, "event_id", None))
-            except Exception:  # a bug must not kill the connection
+                conn.session.error(e, getattr(e, "event_id", None))
+            except Exception:  # a bug handling one event must not kill the connection
                 logger.exception("error handling a realtime event")
-                session.control(error_event("internal error handling this event", code="internal_error",
-                                            type_="server_error"))
+                output.control(error_event("internal error handling this event", code="internal_error",
+                                           type_="server_error"))
     except WebSocketDisconnect:
-        pass
-    finally:
-        closed = True
-        await session.aclose()
-        state.scheduler.close_stream()
-        state.release_session()
+        return

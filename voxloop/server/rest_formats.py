@@ -10,7 +10,7 @@ from typing import Any
 from voxloop.audio import to_srt, to_vtt
 from voxloop.audio.subtitles import subtitle_cues
 from voxloop.dialogue.vocabulary import Vocabulary
-from voxloop.engines.base import Segment, Transcript, Word
+from voxloop.engines.types import Segment, Transcript, Word
 
 __all__ = ["FORMATS", "apply_vocabulary", "render", "verbose_json"]
 

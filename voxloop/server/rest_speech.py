@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from voxloop.audio.pcm import Audio, Float32Array, StreamResampler, float_to_pcm16
-from voxloop.engines.base import TTSOptions
+from voxloop.engines.types import TTSOptions
 from voxloop.errors import InvalidRequest
 from voxloop.server.rest_common import api, read_body, server_state
 

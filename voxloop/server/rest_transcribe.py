@@ -28,13 +28,8 @@ from voxloop.audio import SUPPORTED_FORMATS, Audio, decode_audio
 from voxloop.audio.decode import AudioTooLong
 from voxloop.dialogue.vocabulary import Vocabulary
 from voxloop.engines.asr.longform import plan_chunks, speech_regions, transcribe_long_async
-from voxloop.engines.base import (
-    OFFLINE_BEAM_SIZE,
-    ASREngine,
-    TranscribeOptions,
-    Transcript,
-    VADEngine,
-)
+from voxloop.engines.base import ASREngine, VADEngine
+from voxloop.engines.types import OFFLINE_BEAM_SIZE, TranscribeOptions, Transcript
 from voxloop.errors import AudioDecodeError, InvalidRequest, VoxloopError
 from voxloop.server.rest_common import (
     PayloadTooLarge,

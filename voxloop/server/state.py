@@ -43,7 +43,7 @@ class ServerState:
         import numpy as np
 
         from voxloop.audio.pcm import Audio
-        from voxloop.engines.base import ChatMessage, LLMOptions
+        from voxloop.engines.types import ChatMessage, LLMOptions
 
         try:
             await self.stack.asr.transcribe(Audio(np.zeros(16000, np.float32), 16000))

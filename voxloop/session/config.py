@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = ["SessionConfig", "TranscriptionConfig", "TurnDetection"]
 
@@ -15,6 +15,7 @@ class TurnDetection:
     silence_duration_ms: int = 500
     create_response: bool = True
     interrupt_response: bool = True
+    idle_timeout_ms: int | None = None  # no speech for this long after a reply: prompt the model
     # voxloop extensions
     min_speech_ms: int = 100  # shorter sounds neither start a turn nor interrupt the bot
     speculative_ms: int = 160  # silence after which the reply starts speculatively (0 = off)
@@ -48,6 +49,9 @@ class SessionConfig:
     temperature: float = 0.4  # coherent spoken answers from small models
     history_tokens: int = 1200
     hotwords: tuple[str, ...] = ()
+    voxloop_events: bool = False  # send voxloop.* extension events (session.voxloop.events)
+    # accepted-but-unused client fields (tracing, include, noise_reduction, tools…), echoed as sent
+    echo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def with_(self, **changes: object) -> SessionConfig:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,35 +1,271 @@
-"""Builders for server events (OpenAI Realtime GA shapes). Plain dicts, ready for JSON."""
+"""Typed, transport-neutral session events, and the output a session writes them to.
+
+The session says *what happened* (speech started, a reply's audio, a response ended with what
+the user heard…); a transport renders it for its wire and paces it — the OpenAI Realtime
+WebSocket renders these as JSON events with base64 audio (``voxloop.server.wire``). Observers
+(metrics, recorders) can consume the same events.
+
+Two classes of events: *control* events (everything not bound to a reply) overtake queued
+audio; *reply* events (:class:`ReplyEvent`) leave in order with the reply's audio.
+"""
 
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
-__all__ = ["error_event", "event", "new_id"]
+from voxloop.audio.pcm import Float32Array
+
+__all__ = [
+    "AudioOut",
+    "Error",
+    "InputCleared",
+    "InputCommitted",
+    "InputTimeout",
+    "ItemAdded",
+    "ItemDeleted",
+    "ItemDone",
+    "ItemRetrieved",
+    "ItemTruncated",
+    "Message",
+    "Metrics",
+    "Output",
+    "OutputCleared",
+    "ReplyEvent",
+    "ResponseCreated",
+    "ResponseDone",
+    "ResponseInfo",
+    "SessionEvent",
+    "SpeechStarted",
+    "SpeechStopped",
+    "TextDelta",
+    "TranscriptCompleted",
+    "TranscriptDelta",
+    "TranscriptFailed",
+    "new_id",
+]
 
 _counter = itertools.count(1)
 
-Event = dict[str, Any]
+Role = Literal["user", "assistant", "system"]
+Status = Literal["in_progress", "completed", "incomplete"]
 
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{next(_counter):08d}"
 
 
-def event(type_: str, **fields: Any) -> Event:
-    return {"type": type_, "event_id": new_id("event"), **fields}
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A snapshot of a conversation item as it is when the event is made."""
+
+    id: str
+    role: Role
+    text: str
+    status: Status = "completed"
+    audio: bool = False  # spoken (input audio / output audio) rather than typed text
 
 
-def error_event(message: str, *, code: str = "invalid_request_error", type_: str = "invalid_request_error",
-                param: str | None = None, event_id: str | None = None) -> Event:
-    return event("error", error={"type": type_, "code": code, "message": message, "param": param,
-                                 "event_id": event_id})
+# ----------------------------------------------------------------------- control events
 
 
-def message_item(item_id: str, role: str, text: str, *, status: str = "completed", audio: bool = False) -> Event:
-    if role == "assistant":
-        part = {"type": "output_audio" if audio else "output_text", ("transcript" if audio else "text"): text}
-    else:
-        part = {"type": "input_audio" if audio else "input_text", ("transcript" if audio else "text"): text}
-    return {"id": item_id, "object": "realtime.item", "type": "message", "role": role, "status": status,
-            "content": [part]}
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    item_id: str
+    audio_start_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStopped:
+    item_id: str
+    audio_end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class InputCommitted:
+    item_id: str
+    previous_item_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InputCleared:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class InputTimeout:
+    """No speech for ``idle_timeout_ms`` since the last reply played."""
+
+    item_id: str
+    audio_start_ms: int
+    audio_end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemAdded:
+    item: Message
+    previous_item_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDone:
+    item: Message
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRetrieved:
+    item: Message
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDeleted:
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemTruncated:
+    item_id: str
+    audio_end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptDelta:
+    """Live partial text of a user turn (append-only)."""
+
+    item_id: str
+    delta: str
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptCompleted:
+    item_id: str
+    transcript: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptFailed:
+    item_id: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    message: str
+    code: str
+    param: str | None = None
+    server: bool = False  # our fault (server_error), not the client's (invalid_request_error)
+    event_id: str | None = None  # the client event that caused it
+
+
+@dataclass(frozen=True, slots=True)
+class OutputCleared:
+    """The listener must drop any audio of this response it still buffers (barge-in, cancel)."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """Per-reply latencies (a voxloop extension; transports send it only when asked to)."""
+
+    response_id: str
+    metrics: dict[str, Any] = field(hash=False)
+
+
+# ----------------------------------------------------------------------- reply events
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseInfo:
+    """One response as it stands: what it said (or what was heard of it) and how it ended."""
+
+    id: str
+    item_id: str
+    audio: bool
+    status: Literal["in_progress", "completed", "cancelled", "failed"] = "in_progress"
+    text: str = ""
+    previous_item_id: str | None = None
+    output_tokens: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    heard_ms: int | None = None  # cancelled: the audio the listener had played
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseCreated:
+    response: ResponseInfo
+
+    @property
+    def response_id(self) -> str:
+        return self.response.id
+
+
+@dataclass(frozen=True, slots=True)
+class AudioOut:
+    response_id: str
+    item_id: str
+    samples: Float32Array = field(compare=False, hash=False)
+    sample_rate: int
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """Reply text: the transcript of audio about to play (``audio``) or a text-only reply."""
+
+    response_id: str
+    item_id: str
+    delta: str
+    audio: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseDone:
+    """Exactly one per :class:`ResponseCreated`: completed, cancelled (with what was heard) or
+    failed (with the reason)."""
+
+    response: ResponseInfo
+
+    @property
+    def response_id(self) -> str:
+        return self.response.id
+
+
+ReplyEvent = ResponseCreated | AudioOut | TextDelta | ResponseDone
+SessionEvent = (
+    SpeechStarted | SpeechStopped | InputCommitted | InputCleared | InputTimeout | ItemAdded | ItemDone
+    | ItemRetrieved | ItemDeleted | ItemTruncated | TranscriptDelta | TranscriptCompleted | TranscriptFailed
+    | Error | OutputCleared | Metrics | ReplyEvent
+)
+
+
+class Output(Protocol):
+    """Where a session's events go: implemented by a transport (it renders and paces them).
+
+    Control events overtake queued reply events; reply events leave in order, audio paced so
+    the listener holds little unplayed audio. ``play_until`` is the monotonic time at which the
+    listener will have played everything sent so far: a barge-in keeps only what was heard.
+    """
+
+    play_until: float
+    on_media_sent: Callable[[ReplyEvent, float], None] | None
+
+    def control(self, event: SessionEvent) -> None: ...
+
+    def media(self, event: ReplyEvent) -> None: ...
+
+    def drop_media(self, response_id: str | None = None) -> int: ...
+
+    def has_media(self, response_id: str) -> bool: ...
+
+    @property
+    def client_playing(self) -> bool: ...
+
+    def reset_playback(self) -> None: ...

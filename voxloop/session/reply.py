@@ -1,8 +1,12 @@
-"""One assistant reply: LLM stream → clause chunker → TTS stream → paced audio out.
+"""One assistant reply as a handle: LLM stream → clause chunker → TTS stream → output channel.
 
-A reply is a cancellable unit with a *gate*: a speculative reply runs (LLM, TTS) before the
-user's turn is confirmed, holding its events; ``open_gate`` releases them in order. It keeps
-the audio offset of every clause it sent, so a barge-in keeps in history only what was heard.
+A :class:`Reply` owns its task tree (started with :meth:`Reply.start`) and its output channel
+(its share of the session's outbox). A speculative reply runs (LLM, TTS) before the user's turn
+is confirmed with its *gate* closed, holding its events; ``open_gate`` releases them in order.
+:meth:`Reply.interrupt` closes the channel first — nothing more of the reply leaves, queued
+audio is dropped — then cancels the task tree, and returns the text the user heard (the reply
+keeps the audio offset of every clause it sent). Every ``response.created`` that leaves is
+followed by exactly one ``response.done``: completed, cancelled, or failed with the reason.
 """
 
 from __future__ import annotations
@@ -10,22 +14,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from voxloop.audio.pcm import float_to_pcm16
-from voxloop.engines.base import ChatMessage, LLMEngine, LLMOptions, TTSEngine, TTSOptions
-from voxloop.session.events import event, message_item, new_id
-from voxloop.session.outbox import Outbox
+from voxloop.aio import cancel_and_wait, create_named_task, now
+from voxloop.engines.base import LLMEngine, TTSEngine
+from voxloop.engines.types import ChatMessage, LLMOptions, TTSOptions
+from voxloop.errors import VoxloopError
+from voxloop.session.events import (
+    AudioOut,
+    Error,
+    ItemTruncated,
+    Output,
+    OutputCleared,
+    ReplyEvent,
+    ResponseCreated,
+    ResponseDone,
+    ResponseInfo,
+    TextDelta,
+    new_id,
+)
 
 __all__ = ["Reply", "ReplyMetrics"]
 
 logger = logging.getLogger(__name__)
 
-Event = dict[str, Any]
-DELTA_SECONDS = 0.1  # audio per response.output_audio.delta
+DELTA_SECONDS = 0.1  # audio per AudioOut event (one response.output_audio.delta on the wire)
 
 
 @dataclass(slots=True)
@@ -60,7 +75,7 @@ class _Clause:
 
 @dataclass
 class Reply:
-    outbox: Outbox
+    output: Output
     llm: LLMEngine
     tts: TTSEngine
     messages: Sequence[ChatMessage]
@@ -72,48 +87,65 @@ class Reply:
     item_id: str = field(default_factory=lambda: new_id("item"))
     metrics: ReplyMetrics = field(default_factory=ReplyMetrics)
     on_gate_open: Callable[[Reply], None] | None = None
+    on_end: Callable[[Reply], None] | None = None  # the pipeline ended (completed, failed or cancelled)
 
     def __post_init__(self) -> None:
         self.gate_open = False
-        self._held: list[tuple[Event, float]] = []
+        self._held: list[ReplyEvent] = []
         self.text = ""  # everything the LLM produced
         self.clauses: list[_Clause] = []
-        self.queued_audio = 0.0  # seconds handed to the outbox (or held)
+        self.queued_audio = 0.0  # seconds handed to the output (or held)
         self.sent_audio = 0.0  # seconds actually sent to the client
         self.first_sent: float | None = None
         self.last_sent: float | None = None
         self.finished = False  # the pipeline ended (all events queued)
-        self.status = "in_progress"
+        self.status: str = "in_progress"
         self.llm_tokens = 0
+        self.created_sent = False  # response.created went out to the client
         self.done_sent = False  # response.done went out to the client
-        self.played_seconds_hint = 0.0
+        self.played_seconds = 0.0  # after an interrupt: how much of the audio the listener heard
+        self.closed = False  # the output channel is closed: nothing more of this reply leaves
+        self.ended = asyncio.Event()  # the pipeline ended; all its events are queued (or dropped)
+        self._task: asyncio.Task[None] | None = None
+        self.previous_item_id: str | None = None  # set when the reply's item enters the conversation
+        self._failure: VoxloopError | None = None
 
-    # -- output ----------------------------------------------------------------------
-    def _emit(self, ev: Event, seconds: float = 0.0) -> None:
+    # -- output channel ----------------------------------------------------------------
+    def _emit(self, ev: ReplyEvent) -> None:
+        if self.closed:
+            return
         if self.gate_open:
-            self.outbox.media(ev, self.id, seconds)
+            self.output.media(ev)
         else:
-            self._held.append((ev, seconds))
+            self._held.append(ev)
 
     def open_gate(self) -> None:
-        if self.gate_open:
+        if self.gate_open or self.closed:
             return
         self.gate_open = True
         if self.on_gate_open is not None:
             self.on_gate_open(self)
-        for ev, seconds in self._held:
-            self.outbox.media(ev, self.id, seconds)
+        for ev in self._held:
+            if isinstance(ev, ResponseCreated):  # made before the item had a place in the conversation
+                ev = ResponseCreated(self.info())
+            self.output.media(ev)
         self._held.clear()
+        if self._failure is not None:  # it failed while speculative: say why, now that it is seen
+            self.output.control(Error(self._failure.message, self._failure.code, server=True))
 
-    def on_media_sent(self, seconds: float, at: float) -> None:
-        if seconds <= 0:
-            return
-        if self.first_sent is None:
-            self.first_sent = at
-            if self.metrics.speech_end_wall is not None:
-                self.metrics.voice_to_voice_ms = 1000 * (at - self.metrics.speech_end_wall)
-        self.last_sent = at
-        self.sent_audio += seconds
+    def on_media_sent(self, ev: ReplyEvent, at: float) -> None:
+        """The transport calls this as each of the reply's events leaves."""
+        if isinstance(ev, ResponseCreated):
+            self.created_sent = True
+        elif isinstance(ev, ResponseDone):
+            self.done_sent = True
+        elif isinstance(ev, AudioOut):
+            if self.first_sent is None:
+                self.first_sent = at
+                if self.metrics.speech_end_wall is not None:
+                    self.metrics.voice_to_voice_ms = 1000 * (at - self.metrics.speech_end_wall)
+            self.last_sent = at
+            self.sent_audio += ev.seconds
 
     def heard_text(self, unplayed_seconds: float) -> str:
         """The text of the audio the client has played (sent minus still buffered)."""
@@ -133,56 +165,102 @@ class Reply:
                 parts.append(" ".join(words[:keep]))
         return " ".join(p.strip() for p in parts if p.strip())
 
-    # -- events ----------------------------------------------------------------------
-    def response_object(self, status: str, output_text: str | None = None) -> dict[str, Any]:
-        output = []
-        if output_text is not None:
-            output = [message_item(self.item_id, "assistant", output_text,
-                                   status="completed" if status == "completed" else "incomplete",
-                                   audio=self.audio_out)]
-        return {
-            "id": self.id, "object": "realtime.response", "status": status,
-            "status_details": None if status != "cancelled" else {"type": "cancelled", "reason": "turn_detected"},
-            "output": output, "output_modalities": ["audio" if self.audio_out else "text"],
-            "conversation_id": "conv_default",
-            "usage": {"output_tokens": self.llm_tokens, "input_tokens": 0, "total_tokens": self.llm_tokens},
-        }
+    def info(self, status: str | None = None, text: str = "", error: VoxloopError | None = None,
+             heard_ms: int | None = None) -> ResponseInfo:
+        return ResponseInfo(id=self.id, item_id=self.item_id, audio=self.audio_out,
+                            status=status or "in_progress",  # type: ignore[arg-type]
+                            text=text, previous_item_id=self.previous_item_id, output_tokens=self.llm_tokens,
+                            error_code=error.code if error else None, error_message=error.message if error else None,
+                            heard_ms=heard_ms)
 
-    def _part_ids(self) -> dict[str, Any]:
-        return {"response_id": self.id, "item_id": self.item_id, "output_index": 0, "content_index": 0}
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self, spawn: Callable[[Any, str], asyncio.Task[None]]) -> None:
+        """Run the pipeline in a task made by ``spawn(coro, name)`` (the session's task set)."""
+        self._task = spawn(self._main(), f"reply-{self.id}")
+
+    async def _main(self) -> None:
+        try:
+            await self.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a failing backend or a bug: the response fails, the session goes on
+            if not isinstance(e, VoxloopError):
+                logger.exception("reply %s crashed", self.id)
+                e = VoxloopError(f"internal error in the reply: {type(e).__name__}", code="internal_error")
+            self._fail(e)
+        finally:
+            self.ended.set()
+            if self.on_end is not None:
+                self.on_end(self)
+
+    def discard(self) -> None:
+        """Drop a reply nobody saw (a speculative reply whose turn went on): close and cancel."""
+        self.closed = True
+        self._held.clear()
+        if self._task is not None:
+            self._task.cancel()
+
+    async def interrupt(self, at: float | None = None) -> str:
+        """Stop speaking now: close the output channel (queued audio is dropped and nothing more
+        leaves), send the events that close the response, then cancel the task tree. Returns the
+        text the user heard, which is all that should stay in the conversation."""
+        at = now() if at is None else at
+        self.closed = True
+        self._held.clear()
+        self.output.drop_media(self.id)
+        unplayed = max(0.0, self.output.play_until - at)
+        self.played_seconds = max(0.0, self.sent_audio - unplayed)
+        heard = self.heard_text(unplayed)
+        self.output.reset_playback()
+        self.status = "cancelled"
+        if self.created_sent:  # else the client never heard of this response: nothing to close
+            self.output.control(OutputCleared(self.id))
+            heard_ms = int(1000 * self.played_seconds)
+            if not self.done_sent:
+                self.output.control(ResponseDone(self.info("cancelled", heard, heard_ms=heard_ms)))
+            elif self.audio_out:  # it had finished but was still playing: only cut the item
+                self.output.control(ItemTruncated(self.item_id, heard_ms))
+        await cancel_and_wait(self._task)
+        return heard
+
+    @property
+    def speaking(self) -> bool:
+        """Its gate is open and it still produces, or audio of it is queued or still playing."""
+        if not self.gate_open or self.closed:
+            return False
+        return (not self.ended.is_set() or self.output.has_media(self.id)
+                or (self.audio_out and self.output.client_playing))
 
     # -- the pipeline ----------------------------------------------------------------
     async def run(self) -> None:
         """Produce the whole reply. Cancel the task to interrupt it."""
-        self._emit(event("response.created", response=self.response_object("in_progress")))
-        item = message_item(self.item_id, "assistant", "", status="in_progress", audio=self.audio_out)
-        self._emit(event("response.output_item.added", response_id=self.id, output_index=0, item=item))
-        self._emit(event("conversation.item.added", item=item, previous_item_id=None))
-        part = {"type": "audio", "transcript": ""} if self.audio_out else {"type": "text", "text": ""}
-        self._emit(event("response.content_part.added", **self._part_ids(), part=part))
+        self._emit(ResponseCreated(self.info()))
         if self.audio_out:
             await self._run_audio()
         else:
             await self._run_text()
-        self._finish_events()
+        self.status = "completed"
+        self._emit(ResponseDone(self.info("completed", self.transcript())))
+        self.finished = True
 
     async def _run_text(self) -> None:
-        t0 = time.monotonic()
+        t0 = now()
         stream = self.llm.chat(self.messages, self.llm_options)
         try:
             async for delta in stream:
                 if self.metrics.llm_first_token_ms is None:
-                    self.metrics.llm_first_token_ms = 1000 * (time.monotonic() - t0)
+                    self.metrics.llm_first_token_ms = 1000 * (now() - t0)
                 self.text += delta
-                self._emit(event("response.output_text.delta", **self._part_ids(), delta=delta))
+                self._emit(TextDelta(self.id, self.item_id, delta, audio=False))
         finally:
+            stream.stop()
             self.llm_tokens = stream.tokens
             await stream.aclose()
 
     async def _run_audio(self) -> None:
         from voxloop.engines.tts.stream import tts_stream
 
-        t0 = time.monotonic()
+        t0 = now()
         llm = self.llm.chat(self.messages, self.llm_options)
         tts = tts_stream(self.tts, self.tts_options, sample_rate=self.output_rate)
 
@@ -190,25 +268,26 @@ class Reply:
             try:
                 async for delta in llm:
                     if self.metrics.llm_first_token_ms is None:
-                        self.metrics.llm_first_token_ms = 1000 * (time.monotonic() - t0)
+                        self.metrics.llm_first_token_ms = 1000 * (now() - t0)
                     self.text += delta
                     tts.push(delta)
             finally:
                 self.llm_tokens = llm.tokens
                 tts.end_input()
 
-        pump_task = asyncio.get_running_loop().create_task(pump(), name=f"reply-{self.id}:llm")
+        pump_task = create_named_task(pump(), f"reply-{self.id}:llm")  # part of this reply's task tree
         try:
             async for chunk in tts:
                 if self.metrics.tts_first_chunk_ms is None and self.metrics.llm_first_token_ms is not None:
-                    self.metrics.tts_first_chunk_ms = 1000 * (time.monotonic() - t0) - self.metrics.llm_first_token_ms
+                    self.metrics.tts_first_chunk_ms = 1000 * (now() - t0) - self.metrics.llm_first_token_ms
                 if chunk.text.strip():
                     self.clauses.append(_Clause(self.queued_audio, chunk.text.strip()))
                     spoken = (" " if len(self.clauses) > 1 else "") + chunk.text.strip()
-                    self._emit(event("response.output_audio_transcript.delta", **self._part_ids(), delta=spoken))
+                    self._emit(TextDelta(self.id, self.item_id, spoken, audio=True))
                 self._emit_audio(chunk.audio.samples, chunk.audio.sample_rate)
             await pump_task  # surfaces LLM errors
         finally:
+            llm.stop()  # first, before any await: generation stops even if we are cancelled again
             if not pump_task.done():
                 pump_task.cancel()
                 with contextlib.suppress(BaseException):
@@ -218,52 +297,20 @@ class Reply:
 
     def _emit_audio(self, samples: Any, rate: int) -> None:
         step = int(DELTA_SECONDS * rate)
-        import base64
-
         for i in range(0, len(samples), step):
             piece = samples[i : i + step]
-            seconds = len(piece) / rate
-            self.queued_audio += seconds
-            self._emit(event("response.output_audio.delta", **self._part_ids(),
-                             delta=base64.b64encode(float_to_pcm16(piece)).decode("ascii")), seconds)
+            self.queued_audio += len(piece) / rate
+            self._emit(AudioOut(self.id, self.item_id, piece, rate))
 
     def transcript(self) -> str:
         return " ".join(c.text for c in self.clauses) if self.audio_out else self.text
 
-    def _finish_events(self) -> None:
-        text = self.transcript()
-        ids = self._part_ids()
-        if self.audio_out:
-            self._emit(event("response.output_audio.done", **ids))
-            self._emit(event("response.output_audio_transcript.done", **ids, transcript=text))
-            part = {"type": "audio", "transcript": text}
-        else:
-            self._emit(event("response.output_text.done", **ids, text=text))
-            part = {"type": "text", "text": text}
-        self._emit(event("response.content_part.done", **ids, part=part))
-        item = message_item(self.item_id, "assistant", text, audio=self.audio_out)
-        self._emit(event("response.output_item.done", response_id=self.id, output_index=0, item=item))
-        self._emit(event("conversation.item.done", item=item))
-        self.status = "completed"
-        self._emit(event("response.done", response=self.response_object("completed", text)))
+    def _fail(self, err: VoxloopError) -> None:
+        """Close the response as failed (through the gate: a speculative reply nobody saw
+        fails silently with its turn)."""
+        self.status = "failed"
+        self._failure = err
+        if self.gate_open and not self.closed:
+            self.output.control(Error(err.message, err.code, server=True))
+        self._emit(ResponseDone(self.info("failed", self.transcript(), error=err)))
         self.finished = True
-
-    def cancel_events(self, heard: str, *, include_done: bool) -> list[Event]:
-        """Control events that close an interrupted reply (sent ahead of any media)."""
-        ids = self._part_ids()
-        events = [event("output_audio_buffer.cleared", response_id=self.id)]
-        if include_done:
-            if self.audio_out:
-                events.append(event("response.output_audio.done", **ids))
-                events.append(event("response.output_audio_transcript.done", **ids, transcript=heard))
-            else:
-                events.append(event("response.output_text.done", **ids, text=heard))
-        if self.audio_out:
-            events.append(event("conversation.item.truncated", item_id=self.item_id, content_index=0,
-                                audio_end_ms=int(1000 * self.played_seconds_hint)))
-        if include_done:
-            item = message_item(self.item_id, "assistant", heard, status="incomplete", audio=self.audio_out)
-            events.append(event("response.output_item.done", response_id=self.id, output_index=0, item=item))
-            events.append(event("response.done", response=self.response_object("cancelled", heard)))
-        self.status = "cancelled"
-        return events

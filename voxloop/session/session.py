@@ -1,89 +1,143 @@
-"""The duplex session: audio in → VAD → partials → end of turn → reply → paced audio out.
+"""The duplex session: audio in → VAD → partials → end of turn → reply → events out.
 
-One ``Session`` per connection. It owns a task set (sender, VAD loop, partials, turns,
-replies), all named and cancelled on ``aclose``. Barge-in cancels the reply's task tree, drops
-its queued audio, tells the client to flush, and truncates history to what was heard.
+One ``Session`` per conversation, driven by one connection. Its tasks (VAD loop, partials,
+turns, replies) run in one task group (:meth:`Session.run`). It emits typed, transport-neutral
+events (``voxloop.session.events``) to an :class:`~voxloop.session.events.Output` that the
+transport implements (renders, paces). Barge-in interrupts the reply handle — its output is
+closed before its tasks are cancelled — and truncates history to what was heard.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
-from voxloop.aio import TaskSet, cancel_and_wait
-from voxloop.audio.pcm import Audio, StreamResampler, pcm16_to_float
+from voxloop.aio import cancel_and_wait, create_named_task, now
+from voxloop.audio.pcm import Audio
 from voxloop.dialogue.history import Conversation
-from voxloop.engines.base import (
+from voxloop.engines.stack import EngineStack
+from voxloop.engines.types import (
     ChatMessage,
     LLMOptions,
     TranscribeOptions,
     TTSOptions,
-    VADEvent,
-    VADOptions,
 )
-from voxloop.engines.stack import EngineStack
 from voxloop.errors import InvalidRequest, VoxloopError
 from voxloop.session.config import SessionConfig
-from voxloop.session.events import error_event, event, message_item, new_id
-from voxloop.session.input import RATE, InputBuffer, Turn
-from voxloop.session.outbox import Media, Outbox
+from voxloop.session.conversation import ConversationLog
+from voxloop.session.events import (
+    Error,
+    InputCleared,
+    InputTimeout,
+    ItemTruncated,
+    Metrics,
+    Output,
+    ReplyEvent,
+    ResponseDone,
+    SessionEvent,
+    TranscriptCompleted,
+    TranscriptFailed,
+    new_id,
+)
 from voxloop.session.reply import Reply
-from voxloop.session.transcriber import ASRScheduler, PartialTranscriber
+from voxloop.session.transcriber import ASRScheduler
+from voxloop.session.turns import RATE, Listener
 
 __all__ = ["Session"]
 
 logger = logging.getLogger(__name__)
-Event = dict[str, Any]
-MAX_BUFFER_SECONDS = 600.0
+
+
+@dataclass
+class Turn:
+    """A user turn being transcribed (and answered): speculative until its end is confirmed."""
+
+    item_id: str
+    audio: Audio
+    speculative: bool
+    confirmed: asyncio.Event = field(default_factory=asyncio.Event)
+    speech_end_wall: float | None = None
+    task: asyncio.Task[None] | None = None
+    reply: Reply | None = None
+    create_response: bool = True
 
 
 class Session:
-    def __init__(self, stack: EngineStack, scheduler: ASRScheduler, send: Callable[[Event], Awaitable[None]],
-                 config: SessionConfig) -> None:
+    def __init__(self, stack: EngineStack, scheduler: ASRScheduler, output: Output, config: SessionConfig) -> None:
         self.id = new_id("sess")
         self.stack = stack
         self.scheduler = scheduler
         self.config = config
-        self.outbox = Outbox(send)
-        self.outbox.on_media_sent = self._on_media_sent
-        self.conversation = Conversation(config.instructions)
+        self.output = output  # the transport: renders and paces what the session emits
+        self.output.on_media_sent = self._on_media_sent
+        self.log = ConversationLog(config.instructions, self.control)
         self.vocabulary: Any = None  # optional voxloop.dialogue.vocabulary.Vocabulary
-        self._tasks = TaskSet(self.id)
-        self._vad: Any = None
-        self._vad_task: asyncio.Task[None] | None = None
-        self._input = InputBuffer()
-        self._resampler = StreamResampler(config.input_rate, RATE)
-        self._last_append = time.monotonic()
-        self._utt_item: str | None = None
-        self._utt_start = 0.0
-        self._onset_wall = 0.0
-        self._partial_task: asyncio.Task[None] | None = None
+        self._tg: asyncio.TaskGroup | None = None  # every task of the session, while it runs
+        self.running = asyncio.Event()
+        self._run_task: asyncio.Task[None] | None = None
+        self.listener = Listener(self)  # turn-taking: input buffer, VAD, partials
         self._turn: Turn | None = None
-        self._reply: Reply | None = None
-        self._reply_task: asyncio.Task[None] | None = None
-        self._replies: dict[str, Reply] = {}
+        self._reply: Reply | None = None  # the reply holding the floor (one speaks at a time)
+        self._replies: dict[str, Reply] = {}  # replies whose events may still leave
+        self._spoken: collections.OrderedDict[str, Reply] = collections.OrderedDict()  # item id → recent reply
         self._last_final = ""
-        self._semantic_task: asyncio.Task[None] | None = None
+        self._idle_since: float | None = 0.0  # input time since which nobody spoke or was answered
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation's items (order, texts): what the LLM sees."""
+        return self.log.items
 
     # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> None:
+        """The session's life. Every task it starts (VAD loop, partials, turns, replies) runs in
+        one task group: run this inside the connection's task group and cancel it to end the
+        session. An unexpected failure in any task ends the session (raised as an ExceptionGroup);
+        expected faults (a backend down, a bad request) are events, and the session goes on."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                self.listener.restart_vad()
+                self.running.set()
+                await asyncio.Event().wait()  # until cancelled
+        finally:
+            self._tg = None
+            await self.listener.aclose()
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        if self._tg is None:
+            coro.close()
+            raise RuntimeError("the session is not running")
+        return self._tg.create_task(coro, name=f"{self.id}:{name}")
+
     async def start(self) -> None:
-        self._tasks.spawn(self.outbox.run(), "sender")
-        self._restart_vad()
+        """Run the session in a task of its own (tests, embedding); ``aclose`` ends it."""
+        self._run_task = create_named_task(self.run(), f"{self.id}:run")
+        await self.running.wait()
 
     async def aclose(self) -> None:
-        await self._close_vad()
-        await self._tasks.aclose()
+        await cancel_and_wait(self._run_task)
 
-    def control(self, ev: Event) -> None:
-        self.outbox.control(ev)
+    def unfinished_responses(self, err: VoxloopError) -> list[ResponseDone]:
+        """When the session dies: a failed ``ResponseDone`` for every response the client saw
+        start but not end (every response.created gets its response.done)."""
+        out = []
+        for reply in self._replies.values():
+            if reply.created_sent and not reply.done_sent and not reply.closed:
+                reply.closed = True
+                out.append(ResponseDone(reply.info("failed", reply.transcript(), error=err)))
+        return out
+
+    def control(self, ev: SessionEvent) -> None:
+        self.output.control(ev)
 
     def error(self, err: VoxloopError, event_id: str | None = None) -> None:
-        self.control(error_event(err.message, code=err.code, param=getattr(err, "param", None),
-                                 type_="invalid_request_error" if err.http_status < 500 else "server_error",
-                                 event_id=event_id))
+        self.control(Error(err.message, err.code, param=getattr(err, "param", None), server=err.http_status >= 500,
+                           event_id=event_id))
 
     # ------------------------------------------------------------------ configuration
     def apply_config(self, config: SessionConfig) -> None:
@@ -94,184 +148,86 @@ class Session:
         old = self.config
         self.config = config
         self.conversation.instructions = config.instructions
-        if config.input_rate != old.input_rate:
-            self._resampler = StreamResampler(config.input_rate, RATE)
-        if config.turn_detection != old.turn_detection:
-            self._restart_vad()
-
-    def _vad_options(self) -> VADOptions | None:
-        td = self.config.turn_detection
-        if td is None:
-            return None
-        # speculate on a tentative end of turn: the reply (conversation) or the final decode
-        # (transcription) starts at the pause and is discarded if the user goes on
-        spec = td.speculative_ms if td.create_response or self.config.type == "transcription" else 0
-        return VADOptions(threshold=td.threshold, min_speech_ms=td.min_speech_ms,
-                          min_silence_ms=td.silence_duration_ms, prefix_padding_ms=td.prefix_padding_ms,
-                          pause_ms=spec if 0 < spec < td.silence_duration_ms else 0)
-
-    def _restart_vad(self) -> None:
-        old, old_task = self._vad, self._vad_task
-        self._vad = self._vad_task = None
-        if old is not None:
-            self._tasks.spawn(self._close_stream(old, old_task), "vad-close")
-        options = self._vad_options()
-        if options is None:
-            return
-        self._vad = self.stack.vad.stream(options)
-        self._vad_offset = self._input.end  # VAD times are relative to this stream's start
-        self._vad_task = self._tasks.spawn(self._vad_loop(self._vad), "vad")
-
-    @staticmethod
-    async def _close_stream(stream: Any, task: asyncio.Task[None] | None) -> None:
-        await stream.aclose()
-        await cancel_and_wait(task)
-
-    async def _close_vad(self) -> None:
-        if self._vad is not None:
-            await self._close_stream(self._vad, self._vad_task)
-            self._vad = self._vad_task = None
+        self.listener.reconfigure(old)
 
     # ------------------------------------------------------------------ input audio
     def append_audio(self, pcm: bytes) -> None:
-        try:
-            x = pcm16_to_float(pcm)
-        except ValueError as e:
-            raise InvalidRequest(str(e), param="audio", code="invalid_audio") from e
-        if self._input.seconds > MAX_BUFFER_SECONDS:
-            raise InvalidRequest("input audio buffer is full: commit or clear it", code="input_buffer_full")
-        x16 = self._resampler.push(x)
-        self._input.append(x16)
-        self._last_append = time.monotonic()
-        if self._vad is not None:
-            self._vad.push(x16)
+        self.listener.append(pcm)
+        self._check_idle()
 
-    def _wall(self, stream_time: float) -> float:
-        """Monotonic time at which the sample at absolute ``stream_time`` arrived (real-time input)."""
-        return self._last_append - max(0.0, self._input.end - stream_time)
+    def _check_idle(self) -> None:
+        """``idle_timeout_ms``: after that much input with no speech since the last reply ended,
+        commit an empty user turn and answer it (the model prompts the user to go on)."""
+        td = self.config.turn_detection
+        since, end = self._idle_since, self.listener.input.end
+        if (td is None or td.idle_timeout_ms is None or since is None or self.listener.utterance is not None
+                or self._turn is not None or self.reply_active() or self.config.type != "realtime"
+                or end - since < td.idle_timeout_ms / 1000):
+            return
+        self._idle_since = None  # restarts when the reply has played
+        item_id = new_id("item")
+        self.control(InputTimeout(item_id, int(1000 * since), int(1000 * end)))
+        self._commit_events(item_id)
+        self._finish_user_item(item_id, "")
+        if td.create_response:
+            self.create_response()
 
     def clear_input(self) -> None:
-        self._input.clear()
-        self.control(event("input_audio_buffer.cleared"))
+        self.listener.input.clear()
+        self.control(InputCleared())
 
     def commit(self) -> None:
         """Push-to-talk: the buffered audio is the user's turn."""
-        samples = self._input.samples()
-        if len(samples) < RATE // 10:
-            raise InvalidRequest(f"buffer too small: {1000 * len(samples) / RATE:.0f} ms of audio, need at "
+        seconds = self.listener.input.seconds
+        if seconds < 0.1:
+            raise InvalidRequest(f"buffer too small: {1000 * seconds:.0f} ms of audio, need at "
                                  "least 100 ms", code="input_audio_buffer_commit_empty")
-        self._input.clear()
-        item_id = self._utt_item or new_id("item")
-        self._utt_item = None
-        self._stop_partials()
+        item_id, samples = self.listener.take()
         td = self.config.turn_detection
         self._commit_events(item_id)
         turn = Turn(item_id, Audio(samples, RATE), speculative=False,
                     create_response=td is not None and td.create_response)
-        turn.speech_end_wall = time.monotonic()
+        turn.speech_end_wall = now()
         self._start_turn(turn)
         turn.confirmed.set()
 
     def _commit_events(self, item_id: str) -> None:
-        self.control(event("input_audio_buffer.committed", item_id=item_id, previous_item_id=None))
-        item = message_item(item_id, "user", "", status="in_progress", audio=True)
-        self.control(event("conversation.item.added", item=item, previous_item_id=None))
+        self.log.user_audio_committed(item_id)
 
-    # ------------------------------------------------------------------ VAD events
-    async def _vad_loop(self, stream: Any) -> None:
-        try:
-            async for ev in stream:
-                await self._on_vad(ev)
-        except VoxloopError as e:
-            self.error(e)
+    def _finish_user_item(self, item_id: str, text: str) -> None:
+        self.log.user_transcribed(item_id, text)
 
-    async def _on_vad(self, ev: VADEvent) -> None:
-        offset = self._vad_offset
-        if ev.kind == "start":
-            td = self.config.turn_detection
-            self._utt_item = new_id("item")
-            self._utt_start = offset + max(0.0, ev.time - (td.prefix_padding_ms / 1000 if td else 0.3))
-            self._onset_wall = self._wall(offset + ev.time)
-            self.control(event("input_audio_buffer.speech_started", audio_start_ms=int(1000 * (offset + ev.time)),
-                               item_id=self._utt_item))
-            if td is not None and td.interrupt_response:
-                await self.interrupt(self._onset_wall)
-            self._start_partials()
-        elif ev.kind == "pause" and ev.audio is not None and self._utt_item:
-            self._cancel_turn()
-            turn = Turn(self._utt_item, ev.audio, speculative=True)
+    # ------------------------------------------------------------------ turn-taking (Listener callbacks)
+    async def speech_started(self, item_id: str, onset_wall: float) -> None:
+        self._idle_since = None
+        td = self.config.turn_detection
+        if td is not None and td.interrupt_response:
+            await self.interrupt(onset_wall)
+
+    def tentative_end(self, item_id: str, audio: Audio) -> None:
+        """A pause: transcribe (and answer) speculatively; kept if the turn really ends here."""
+        self._cancel_turn()
+        self._start_turn(Turn(item_id, audio, speculative=True))
+
+    def resumed(self) -> None:
+        self._cancel_turn()
+
+    def turn_ended(self, item_id: str, audio: Audio, end: float, end_wall: float) -> None:
+        self._commit_events(item_id)
+        pending = self._turn
+        if pending is not None and pending.speculative and pending.item_id == item_id:
+            turn = pending  # the speculative turn started at the pause: keep its work
+        else:
+            turn = Turn(item_id, audio, speculative=False)
             self._start_turn(turn)
-            td = self.config.turn_detection
-            if td is not None and td.semantic:
-                wait = max(0.0, (td.semantic_check_ms - td.speculative_ms) / 1000)
-                self._semantic_task = self._tasks.spawn(self._semantic_check(ev, wait, td.semantic_threshold),
-                                                        f"smart-turn-{self._utt_item}")
-        elif ev.kind == "resume":
-            self._cancel_semantic()
-            self._cancel_turn()
-        elif ev.kind == "end" and ev.audio is not None and self._utt_item:
-            item_id, self._utt_item = self._utt_item, None
-            self._cancel_semantic()
-            self._stop_partials()
-            end = offset + ev.time
-            self.control(event("input_audio_buffer.speech_stopped", audio_end_ms=int(1000 * end), item_id=item_id))
-            self._commit_events(item_id)
-            pending = self._turn
-            if pending is not None and pending.speculative and pending.item_id == item_id:
-                turn = pending  # the speculative turn started at the pause: keep its work
-            else:
-                turn = Turn(item_id, ev.audio, speculative=False)
-                self._start_turn(turn)
-            turn.speech_end_wall = self._wall(end)
-            turn.confirmed.set()
-            self._input.drop_before(end)
+        turn.speech_end_wall = end_wall
+        self._idle_since = end  # a reply (if any) resets it again when it has played
+        turn.confirmed.set()
 
-    async def _semantic_check(self, pause: VADEvent, wait: float, threshold: float) -> None:
-        """After ``wait`` more seconds of silence, ask Smart Turn; end the turn if it is complete."""
-        await asyncio.sleep(wait)
-        assert pause.audio is not None
-        if not await self._turn_complete(pause.audio, threshold) or self._utt_item is None:
-            return
-        self._semantic_task = None  # this task must not cancel itself below
-        if self._vad is not None:
-            self._vad.segmenter.cut()
-        await self._on_vad(VADEvent("end", pause.time, audio=pause.audio, speech_start=pause.speech_start))
+    def _transcription_failed(self, item_id: str, e: VoxloopError) -> None:
+        self.control(TranscriptFailed(item_id, e.code, e.message))
 
-    def _cancel_semantic(self) -> None:
-        if self._semantic_task is not None:
-            self._semantic_task.cancel()
-            self._semantic_task = None
-
-    async def _turn_complete(self, audio: Audio, threshold: float = 0.5) -> bool:
-        try:
-            p = await self.stack.get("turn").probability(audio)  # type: ignore[attr-defined]
-        except VoxloopError as e:
-            self.error(e)
-            return False
-        logger.debug("smart turn: p(complete)=%.2f", p)
-        return bool(p > threshold)
-
-    # ------------------------------------------------------------------ partials
-    def _start_partials(self) -> None:
-        self._stop_partials()
-        if self.config.transcription is None or self._utt_item is None:
-            return
-        item_id, start = self._utt_item, self._utt_start
-
-        def on_delta(delta: str) -> None:
-            self.control(event("conversation.item.input_audio_transcription.delta", item_id=item_id,
-                               content_index=0, delta=delta))
-
-        partials = PartialTranscriber(self.scheduler, self._transcribe_options(),
-                                      lambda: self._input.samples(start), on_delta)
-        self._partial_task = self._tasks.spawn(partials.run(), f"partials-{item_id}")
-
-    def _stop_partials(self) -> None:
-        if self._partial_task is not None:
-            self._partial_task.cancel()
-            self._partial_task = None
-
-    def _transcribe_options(self) -> TranscribeOptions:
+    def transcribe_options(self) -> TranscribeOptions:
         tc = self.config.transcription
         hot = self.config.hotwords
         if self.vocabulary is not None:
@@ -285,7 +241,7 @@ class Session:
     # ------------------------------------------------------------------ turns
     def _start_turn(self, turn: Turn) -> None:
         self._turn = turn
-        turn.task = self._tasks.spawn(self._run_turn(turn), f"turn-{turn.item_id}")
+        turn.task = self.spawn(self._run_turn(turn), f"turn-{turn.item_id}")
 
     def _cancel_turn(self) -> None:
         turn, self._turn = self._turn, None
@@ -293,23 +249,26 @@ class Session:
             return
         if turn.task is not None:
             turn.task.cancel()
-        if turn.reply is not None and self._reply is turn.reply:
-            self._cancel_reply_task()
+        if turn.reply is not None and not turn.reply.gate_open:
+            turn.reply.discard()  # speculative: nobody saw it
+            self._replies.pop(turn.reply.id, None)
 
     async def _run_turn(self, turn: Turn) -> None:
-        t0 = time.monotonic()
+        t0 = now()
         try:
-            result = await self.scheduler.transcribe(turn.audio, self._transcribe_options(), final=True)
-        except VoxloopError as e:
+            result = await self.scheduler.transcribe(turn.audio, self.transcribe_options(), final=True)
+        except Exception as e:
+            if not isinstance(e, VoxloopError):
+                logger.exception("transcription of %s crashed", turn.item_id)
+                e = VoxloopError("transcription failed", code="internal_error")
             await turn.confirmed.wait()
-            self.control(event("conversation.item.input_audio_transcription.failed", item_id=turn.item_id,
-                               content_index=0, error={"type": "transcription_error", "code": e.code,
-                                                      "message": e.message}))
+            self._transcription_failed(turn.item_id, e)
+            self._finish_user_item(turn.item_id, "")
             return
         text = result.text.strip()
         if self.vocabulary is not None and text:
             text = self.vocabulary.correct(text)
-        asr_ms = 1000 * (time.monotonic() - t0)
+        asr_ms = 1000 * (now() - t0)
         realtime = self.config.type == "realtime"
         td = self.config.turn_detection
         wants_reply = realtime and text and turn.create_response and (td is None or td.create_response)
@@ -323,64 +282,68 @@ class Session:
         await turn.confirmed.wait()
         if self._turn is turn:
             self._turn = None
-        self.control(event("conversation.item.input_audio_transcription.completed", item_id=turn.item_id,
-                           content_index=0, transcript=text,
-                           usage={"type": "duration", "seconds": round(turn.audio.duration, 2)}))
-        self.conversation.add("user", text, item_id=turn.item_id)
+        self.control(TranscriptCompleted(turn.item_id, text, turn.audio.duration))
         if text:
             self._last_final = text
-        self.control(event("conversation.item.done", item=message_item(turn.item_id, "user", text, audio=True)))
+        self._finish_user_item(turn.item_id, text)
         if turn.reply is not None:
             turn.reply.metrics.speech_end_wall = turn.speech_end_wall
-            turn.reply.open_gate()
+            await self._take_floor(turn.reply)
 
     # ------------------------------------------------------------------ replies
     def _new_reply(self, messages: list[ChatMessage], **overrides: Any) -> Reply:
         cfg = self.config
         modalities = overrides.get("output_modalities") or cfg.output_modalities
         return Reply(
-            outbox=self.outbox, llm=self.stack.llm, tts=self.stack.tts, messages=messages,
+            output=self.output, llm=self.stack.llm, tts=self.stack.tts, messages=messages,
             llm_options=LLMOptions(max_tokens=overrides.get("max_output_tokens") or cfg.max_output_tokens,
                                    temperature=cfg.temperature),
             tts_options=TTSOptions(voice=None, speed=cfg.speed),
             audio_out="audio" in modalities, output_rate=cfg.output_rate,
-            on_gate_open=self._on_gate_open,
+            on_gate_open=self._on_gate_open, on_end=self._on_reply_end,
         )
 
     def _on_gate_open(self, reply: Reply) -> None:
-        self.conversation.add("assistant", "", item_id=reply.item_id, status="in_progress")
+        reply.previous_item_id = self.log.assistant_started(reply.item_id, reply.audio_out)
+        if reply.ended.is_set():  # a speculative reply can finish before its turn is confirmed
+            self._on_reply_end(reply)
 
     def reply_active(self) -> bool:
-        r = self._reply
-        if r is None:
-            return False
-        running = self._reply_task is not None and not self._reply_task.done()
-        return running or self.outbox.has_media(r.id) or (r.audio_out and self.outbox.client_playing)
+        """A reply holds the floor: it still produces, or its audio is queued or playing."""
+        return self._reply is not None and self._reply.speaking
 
     def _launch_reply(self, reply: Reply) -> None:
-        self._reply = reply
+        """Start the reply's pipeline; its output stays held until it gets the floor."""
         self._replies[reply.id] = reply
-        self._reply_task = self._tasks.spawn(self._run_reply(reply), f"reply-{reply.id}")
+        self._spoken[reply.item_id] = reply  # for conversation.item.truncate by the client
+        while len(self._spoken) > 8:
+            self._spoken.popitem(last=False)
+        reply.start(self.spawn)
 
-    async def _run_reply(self, reply: Reply) -> None:
-        try:
-            await reply.run()
-        except VoxloopError as e:
-            self.error(e)
-            reply.status = "failed"
-            reply._emit(event("response.done", response=reply.response_object("failed", reply.transcript())))
-        finally:
-            item = self.conversation.get(reply.item_id)
-            if item is not None and reply.status != "cancelled":
-                item.text = reply.transcript()
-                item.status = "completed"
+    async def _take_floor(self, reply: Reply) -> None:
+        """One reply speaks at a time: wait until the current one has produced everything (its
+        queued audio then plays before this reply's), then open this reply's gate."""
+        while ((current := self._reply) is not None and current is not reply and not current.closed
+               and not current.ended.is_set()):
+            await current.ended.wait()
+        if reply.closed:
+            return
+        self._reply = reply
+        reply.open_gate()
+
+    def _on_reply_end(self, reply: Reply) -> None:
+        if reply.gate_open and reply.status not in ("cancelled", "in_progress"):
+            self.log.assistant_ended(reply.item_id, reply.transcript(), reply.status == "completed")
+        if reply.closed and not reply.gate_open:  # discarded before anyone saw it
+            self._replies.pop(reply.id, None)
 
     def create_response(self, instructions: str | None = None, **overrides: Any) -> None:
-        if self.reply_active():
+        current = self._reply
+        if current is not None and current.gate_open and not current.closed and not current.done_sent:
             raise InvalidRequest("Conversation already has an active response in progress",
                                  code="conversation_already_has_active_response")
         pending = self._turn.task if self._turn is not None else None
-        self._tasks.spawn(self._create_response(pending, instructions, overrides), "response-create")
+        self.spawn(self._create_response(pending, instructions, overrides), "response-create")
 
     async def _create_response(self, pending: asyncio.Task[None] | None, instructions: str | None,
                                overrides: dict[str, Any]) -> None:
@@ -390,66 +353,55 @@ class Session:
         if instructions:
             messages = [ChatMessage("system", instructions), *[m for m in messages if m.role != "system"]]
         reply = self._new_reply(messages, **overrides)
-        reply.open_gate()
         self._launch_reply(reply)
-
-    def _cancel_reply_task(self) -> None:
-        if self._reply_task is not None and not self._reply_task.done():
-            self._reply_task.cancel()
+        await self._take_floor(reply)
 
     async def interrupt(self, onset_wall: float | None = None) -> bool:
         """Barge-in or ``response.cancel``: stop the reply now, keep only what was heard."""
         reply = self._reply
-        if reply is None or not reply.gate_open or not self.reply_active():
+        if reply is None or not reply.speaking:
             return False
-        task = self._reply_task
-        await cancel_and_wait(task)
-        now = time.monotonic()
-        self.outbox.drop_media(reply.id)
-        unplayed = max(0.0, self.outbox.play_until - now)
-        reply.played_seconds_hint = max(0.0, reply.sent_audio - unplayed)
-        heard = reply.heard_text(unplayed)
-        self.outbox.reset_playback()
-        for ev in reply.cancel_events(heard, include_done=not reply.done_sent):
-            self.control(ev)
-        self.conversation.truncate(reply.item_id, heard)
+        t = now()
+        heard = await reply.interrupt(t)  # closes its output first, then cancels its tasks
+        self.log.truncate(reply.item_id, heard)
         if onset_wall is not None:
-            reply.metrics.barge_in_stop_ms = 1000 * (now - onset_wall)
+            reply.metrics.barge_in_stop_ms = 1000 * (t - onset_wall)
         self._send_metrics(reply)
         self._replies.pop(reply.id, None)
-        self._reply = None
+        if self._reply is reply:
+            self._reply = None
+        if self.listener.utterance is None:
+            self._idle_since = self.listener.input.end
         return True
 
     def truncate_item(self, item_id: str, audio_end_ms: int) -> None:
         """Client says it played only ``audio_end_ms`` of an assistant item."""
-        item = self.conversation.get(item_id)
-        if item is None:
-            raise InvalidRequest(f"no item with id {item_id!r}", param="item_id", code="item_not_found")
+        item = self.log.get(item_id)
         if item.role != "assistant":
             raise InvalidRequest("only assistant items can be truncated", param="item_id")
-        reply = next((r for r in [self._reply, *self._replies.values()] if r is not None and r.item_id == item_id),
-                     None)
+        reply = self._spoken.get(item_id)
         if reply is not None:
             played = audio_end_ms / 1000
             if played > reply.sent_audio + 0.05:
                 raise InvalidRequest(f"audio_end_ms {audio_end_ms} is beyond the audio sent "
                                      f"({int(1000 * reply.sent_audio)} ms)", param="audio_end_ms")
-            self.conversation.truncate(item_id, reply.heard_text(reply.sent_audio - played))
-        self.control(event("conversation.item.truncated", item_id=item_id, content_index=0,
-                           audio_end_ms=audio_end_ms))
+            self.log.truncate(item_id, reply.heard_text(reply.sent_audio - played))
+        self.control(ItemTruncated(item_id, audio_end_ms))
 
     # ------------------------------------------------------------------ bookkeeping
-    def _on_media_sent(self, media: Media, at: float) -> None:
-        reply = self._replies.get(media.response_id)
+    def _on_media_sent(self, ev: ReplyEvent, at: float) -> None:
+        reply = self._replies.get(ev.response_id)
         if reply is None:
             return
-        reply.on_media_sent(media.seconds, at)
-        if media.event.get("type") == "response.done":
-            reply.done_sent = True
+        reply.on_media_sent(ev, at)
+        if isinstance(ev, ResponseDone):
+            unplayed = max(0.0, self.output.play_until - at) if reply.audio_out else 0.0
+            if self.listener.utterance is None:
+                self._idle_since = self.listener.input.end + unplayed
             self._send_metrics(reply)
             self._replies.pop(reply.id, None)
 
     def _send_metrics(self, reply: Reply) -> None:
         metrics = reply.metrics.as_dict()
         logger.info("reply %s metrics %s", reply.id, metrics)
-        self.control(event("voxloop.metrics", response_id=reply.id, metrics=metrics))
+        self.control(Metrics(reply.id, metrics))  # an extension: transports send it on request

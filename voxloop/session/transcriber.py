@@ -19,7 +19,8 @@ from collections.abc import Callable
 import numpy as np
 
 from voxloop.audio.pcm import Audio, Float32Array
-from voxloop.engines.base import ASREngine, TranscribeOptions, Transcript
+from voxloop.engines.base import ASREngine
+from voxloop.engines.types import TranscribeOptions, Transcript
 from voxloop.errors import OverloadedError
 
 __all__ = ["ASRScheduler", "PartialTranscriber", "agreed_prefix"]

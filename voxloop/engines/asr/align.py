@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voxloop.engines.base import Word
+from voxloop.engines.types import Word
 
 __all__ = [
     "APPEND_PUNCTUATION",

@@ -16,15 +16,8 @@ import numpy.typing as npt
 
 from voxloop.audio.pcm import Audio, Float32Array
 from voxloop.engines.asr.features import MAX_WINDOW_S, quietest_point, split_at_quiet_points
-from voxloop.engines.base import (
-    ASR_SAMPLE_RATE,
-    ASREngine,
-    Segment,
-    TranscribeOptions,
-    Transcript,
-    VADEngine,
-    Word,
-)
+from voxloop.engines.base import ASREngine, VADEngine
+from voxloop.engines.types import ASR_SAMPLE_RATE, Segment, TranscribeOptions, Transcript, Word
 
 __all__ = [
     "ChunkPlan",

@@ -13,15 +13,9 @@ from typing import Any
 
 from voxloop.audio.pcm import Audio
 from voxloop.audio.wav import wav_bytes
-from voxloop.engines.base import (
-    ASR_SAMPLE_RATE,
-    ASREngine,
-    Segment,
-    TranscribeOptions,
-    Transcript,
-    Word,
-)
+from voxloop.engines.base import ASREngine
 from voxloop.engines.http import ApiKey, http_error
+from voxloop.engines.types import ASR_SAMPLE_RATE, Segment, TranscribeOptions, Transcript, Word
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest, MissingDependency
 
 __all__ = ["RemoteASR", "language_code"]

@@ -45,14 +45,8 @@ from voxloop.engines.asr.weights import (
     default_cache_dir,
     resolve_model,
 )
-from voxloop.engines.base import (
-    ASREngine,
-    Capabilities,
-    Segment,
-    TranscribeOptions,
-    Transcript,
-    Word,
-)
+from voxloop.engines.base import ASREngine
+from voxloop.engines.types import Capabilities, Segment, TranscribeOptions, Transcript, Word
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest
 
 __all__ = ["NoSpeechRule", "WhisperASR"]

@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voxloop.engines.base import ChatMessage, LLMEngine, LLMOptions, LLMStream, iterate_in_thread
+from voxloop.engines.base import LLMEngine
 from voxloop.engines.llm.cpu import cpu_flags, missing_features, system_info_features
 from voxloop.engines.models import embedded_llm_path
+from voxloop.engines.streams import LLMStream
+from voxloop.engines.threads import iterate_in_thread
+from voxloop.engines.types import ChatMessage, LLMOptions
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest, VoxloopError
 
 __all__ = ["LlamaCppLLM"]

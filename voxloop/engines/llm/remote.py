@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from voxloop.engines.base import ChatMessage, LLMEngine, LLMOptions, LLMStream
+from voxloop.engines.base import LLMEngine
 from voxloop.engines.http import (
     ApiKey,
     AsyncClients,
@@ -23,6 +23,8 @@ from voxloop.engines.http import (
     server_message,
     transport_error,
 )
+from voxloop.engines.streams import LLMStream
+from voxloop.engines.types import ChatMessage, LLMOptions
 from voxloop.errors import BackendError
 
 __all__ = ["AsyncClients", "RemoteLLM", "http_error", "parse_base_url", "transport_error"]

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import IO, cast
 
 from voxloop.audio.pcm import Float32Array, pcm16_to_float, resample
-from voxloop.engines.base import Capabilities, TTSEngine, TTSOptions
+from voxloop.engines.base import TTSEngine
+from voxloop.engines.types import Capabilities, TTSOptions
 from voxloop.errors import BackendError, InvalidRequest, MissingDependency
 
 __all__ = ["EspeakTTS"]

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from voxloop.audio.pcm import Float32Array
-from voxloop.engines.base import Capabilities, TTSEngine, TTSOptions
+from voxloop.engines.base import TTSEngine
 from voxloop.engines.models import embedded_piper_voice
+from voxloop.engines.types import Capabilities, TTSOptions
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest
 
 __all__ = ["PiperTTS"]

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from voxloop.audio.pcm import Audio, Float32Array, pcm16_to_float
-from voxloop.engines.base import Capabilities, TTSEngine, TTSOptions
+from voxloop.engines.base import TTSEngine
 from voxloop.engines.http import (
     ApiKey,
     AsyncClients,
@@ -18,6 +18,7 @@ from voxloop.engines.http import (
     parse_base_url,
     transport_error,
 )
+from voxloop.engines.types import Capabilities, TTSOptions
 
 __all__ = ["RemoteTTS"]
 

@@ -1,6 +1,6 @@
 """Streaming TTS: push LLM text deltas, get audio clause by clause.
 
-A :class:`~voxloop.dialogue.chunker.ClauseChunker` cuts the text into clauses; each
+A :class:`~voxloop.engines.tts.chunker.ClauseChunker` cuts the text into clauses; each
 clause is synthesized in order on the engine's executor while more text keeps
 arriving. Every :class:`TTSChunk` says which clause it speaks (on the clause's first
 chunk), so a session can keep in history only the text whose audio was played.
@@ -17,8 +17,10 @@ import numpy as np
 
 from voxloop.aio import cancel_and_wait, create_named_task
 from voxloop.audio.pcm import Audio, StreamResampler
-from voxloop.dialogue.chunker import ClauseChunker
-from voxloop.engines.base import EngineStream, TTSEngine, TTSOptions, _Flush
+from voxloop.engines.base import TTSEngine
+from voxloop.engines.streams import EngineStream, _Flush
+from voxloop.engines.tts.chunker import ClauseChunker
+from voxloop.engines.types import TTSOptions
 
 __all__ = ["TTSChunk", "TTSStream", "tts_stream"]
 

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from voxloop.audio.pcm import Float32Array
-from voxloop.engines.base import VADEngine, VADOptions
+from voxloop.engines.base import VADEngine
+from voxloop.engines.types import VADOptions
 from voxloop.engines.vad.stream import VADStream
 
 __all__ = ["PySileroVAD"]

@@ -7,7 +7,7 @@ from collections import deque
 import numpy as np
 
 from voxloop.audio.pcm import Audio, Float32Array
-from voxloop.engines.base import VADEvent, VADOptions
+from voxloop.engines.types import VADEvent, VADOptions
 
 __all__ = ["SpeechSegmenter"]
 

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator, Callable
 import numpy as np
 
 from voxloop.audio.pcm import Float32Array
-from voxloop.engines.base import Engine, EngineStream, VADEvent, VADOptions, _Flush
+from voxloop.engines.base import Engine
+from voxloop.engines.streams import EngineStream, _Flush
+from voxloop.engines.types import VADEvent, VADOptions
 from voxloop.engines.vad.segmenter import SpeechSegmenter
 
 __all__ = ["VADStream"]

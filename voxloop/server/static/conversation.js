@@ -14,6 +14,7 @@ const SESSION = {
     },
     output: { format: { type: "audio/pcm", rate: 24000 } },
   },
+  voxloop: { events: true }, // opt in to voxloop.metrics (latency figures in the debug pane)
 };
 
 export class ConversationView extends ModeView {

@@ -9,8 +9,9 @@ import numpy as np
 from tests.fakes import FakeASR
 from voxloop.aio import cancel_and_wait
 from voxloop.audio.pcm import Audio
-from voxloop.engines.base import TranscribeOptions
-from voxloop.session.outbox import Outbox
+from voxloop.engines.types import TranscribeOptions
+from voxloop.server.pacer import Pacer
+from voxloop.session.events import AudioOut, SpeechStarted
 from voxloop.session.transcriber import ASRScheduler, PartialTranscriber, agreed_prefix
 
 
@@ -20,16 +21,16 @@ async def test_control_overtakes_queued_media_and_audio_is_paced() -> None:
     async def send(ev: dict[str, Any]) -> None:
         sent.append((ev["type"], time.monotonic()))
 
-    box = Outbox(send, lead=0.1)
+    box = Pacer(send, lead=0.1)
     for _ in range(5):
-        box.media({"type": "audio"}, "r1", seconds=0.1)
-    box.control({"type": "control"})
+        box.media(AudioOut("r1", "i1", np.zeros(2400, np.float32), 24000))
+    box.control(SpeechStarted("i2", 0))
     task = asyncio.get_running_loop().create_task(box.run())
     await asyncio.sleep(0.05)
-    assert sent[0][0] == "control"
+    assert sent[0][0] == "input_audio_buffer.speech_started"
     await asyncio.sleep(0.5)
     await cancel_and_wait(task)
-    audio_times = [t for k, t in sent if k == "audio"]
+    audio_times = [t for k, t in sent if k == "response.output_audio.delta"]
     assert len(audio_times) == 5
     # 0.5 s of audio with a 0.1 s lead cannot all leave at once
     assert audio_times[-1] - audio_times[0] > 0.2
@@ -39,9 +40,9 @@ async def test_drop_media_of_one_response() -> None:
     async def send(ev: dict[str, Any]) -> None:
         pass
 
-    box = Outbox(send)
-    box.media({"type": "a"}, "r1", 0.1)
-    box.media({"type": "b"}, "r2", 0.1)
+    box = Pacer(send)
+    box.media(AudioOut("r1", "i1", np.zeros(2400, np.float32), 24000))
+    box.media(AudioOut("r2", "i2", np.zeros(2400, np.float32), 24000))
     assert box.drop_media("r1") == 1
     assert box.has_media("r2") and not box.has_media("r1")
 
@@ -79,6 +80,24 @@ async def test_scheduler_capacity_and_priority() -> None:
     except OverloadedError as e:
         assert e.retryable
     scheduler.close_stream()
-    results = await asyncio.gather(*[scheduler.transcribe(Audio(np.zeros(16000, np.float32), 16000),
-                                                          TranscribeOptions(), final=i % 2 == 0) for i in range(4)])
+
+
+async def test_scheduler_serves_finals_before_queued_partials() -> None:
+    order: list[float] = []
+
+    class Recording(FakeASR):
+        def transcribe_sync(self, audio: Audio, options: TranscribeOptions = TranscribeOptions()) -> Any:
+            order.append(round(audio.duration, 1))
+            return super().transcribe_sync(audio, options)
+
+    scheduler = ASRScheduler(Recording(), slots=1)
+
+    def job(seconds: float, final: bool) -> Any:
+        audio = Audio(np.zeros(int(16000 * seconds), np.float32), 16000)
+        return asyncio.get_running_loop().create_task(scheduler.transcribe(audio, TranscribeOptions(), final=final))
+
+    # the first takes the only slot; a partial queues, then a final queues behind it
+    tasks = [job(0.1, True), job(0.2, False), job(0.3, False), job(0.4, True)]
+    results = await asyncio.gather(*tasks)
     assert all(r.text for r in results)
+    assert order == [0.1, 0.4, 0.2, 0.3]  # the final overtook both partials; partials stay in order

@@ -1,0 +1,160 @@
+"""The data types and typed, frozen options every stage shares (no behaviour, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from voxloop.audio.pcm import Audio
+from voxloop.errors import InvalidRequest
+
+__all__ = [
+    "ASR_SAMPLE_RATE",
+    "OFFLINE_BEAM_SIZE",
+    "Capabilities",
+    "ChatMessage",
+    "LLMOptions",
+    "Segment",
+    "TTSOptions",
+    "TranscribeOptions",
+    "Transcript",
+    "VADEvent",
+    "VADOptions",
+    "Word",
+]
+
+ASR_SAMPLE_RATE = 16000
+
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    language: str
+    duration: float
+    segments: tuple[Segment, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "language": self.language,
+            "duration": round(self.duration, 3),
+            "segments": [
+                {
+                    "start": round(s.start, 3),
+                    "end": round(s.end, 3),
+                    "text": s.text,
+                    "words": [
+                        {
+                            "start": round(w.start, 3),
+                            "end": round(w.end, 3),
+                            "word": w.word,
+                            "probability": round(w.probability, 3),
+                        }
+                        for w in s.words
+                    ],
+                }
+                for s in self.segments
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    streaming: bool
+    languages: tuple[str, ...]
+    sample_rate: int
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True, slots=True)
+class VADOptions:
+    threshold: float = 0.5
+    min_speech_ms: int = 250
+    min_silence_ms: int = 500
+    prefix_padding_ms: int = 300
+    # > 0: emit a tentative ``pause`` after this much silence (and ``resume`` if speech comes
+    # back before ``min_silence_ms``) so a reply can start speculatively.
+    pause_ms: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise InvalidRequest("threshold must be between 0 and 1", param="threshold")
+        for name in ("min_speech_ms", "min_silence_ms", "prefix_padding_ms"):
+            if getattr(self, name) < 0:
+                raise InvalidRequest(f"{name} must be >= 0", param=name)
+
+
+# Offline transcription (files: CLI, REST) decodes with beam search, as faster-whisper and
+# OpenAI do; live turns and partials stay greedy (``TranscribeOptions()``) for latency.
+OFFLINE_BEAM_SIZE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class TranscribeOptions:
+    language: str | None = None
+    prompt: str | None = None
+    hotwords: tuple[str, ...] = ()
+    word_timestamps: bool = False
+    beam_size: int = 1
+    # "auto": a reduced encoder window for short audio; "full": always Whisper's 30 s.
+    window: Literal["auto", "full"] = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class LLMOptions:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TTSOptions:
+    voice: str | None = None
+    speed: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.25 <= self.speed <= 4.0:
+            raise InvalidRequest("speed must be between 0.25 and 4.0", param="speed")
+
+
+@dataclass(frozen=True, slots=True)
+class VADEvent:
+    """``kind`` is ``start``, ``pause``, ``resume`` or ``end``; times are seconds since the
+    stream began. ``pause`` and ``end`` carry the utterance audio (16 kHz), prefix padding
+    included.
+    """
+
+    kind: Literal["start", "pause", "resume", "end"]
+    time: float
+    audio: Audio | None = None
+    speech_start: float = 0.0

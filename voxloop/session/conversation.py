@@ -1,0 +1,95 @@
+"""The conversation as a session keeps it: ordered items with ids, and the events telling the
+client about them.
+
+Items live in a :class:`voxloop.dialogue.history.Conversation` (order, token budget, truncation);
+:class:`ConversationLog` adds what the session and the client need on top: every change is
+announced as a typed event, each new item names the item before it (``previous_item_id``), and
+client requests (create after an item, retrieve, delete) are checked here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from voxloop.dialogue.history import Conversation, Item
+from voxloop.errors import InvalidRequest
+from voxloop.session.events import (
+    InputCommitted,
+    ItemAdded,
+    ItemDeleted,
+    ItemDone,
+    ItemRetrieved,
+    Message,
+    SessionEvent,
+)
+
+__all__ = ["ConversationLog"]
+
+Role = Literal["user", "assistant", "system"]
+
+
+def _message(item: Item) -> Message:
+    return Message(item.id, item.role, item.text, item.status, item.audio)
+
+
+class ConversationLog:
+    def __init__(self, instructions: str, emit: Callable[[SessionEvent], None]) -> None:
+        self.items = Conversation(instructions)
+        self._emit = emit
+
+    # -- what the session records -------------------------------------------------------
+    def user_audio_committed(self, item_id: str) -> None:
+        """A spoken user turn enters the conversation at commit; its text follows."""
+        previous = self.items.last_id
+        self.items.add("user", "", item_id=item_id, status="in_progress", audio=True)
+        self._emit(InputCommitted(item_id, previous))
+        self._emit(ItemAdded(Message(item_id, "user", "", "in_progress", audio=True), previous))
+
+    def user_transcribed(self, item_id: str, text: str) -> None:
+        item = self.items.get(item_id)
+        if item is not None:  # the client may have deleted it meanwhile
+            item.text, item.status = text, "completed"
+        self._emit(ItemDone(Message(item_id, "user", text, audio=True)))
+
+    def assistant_started(self, item_id: str, audio: bool) -> str | None:
+        """A reply's item enters the conversation as it starts speaking; returns the item
+        before it (the reply's own events announce it, in order with its audio)."""
+        previous = self.items.last_id
+        self.items.add("assistant", "", item_id=item_id, status="in_progress", audio=audio)
+        return previous
+
+    def assistant_ended(self, item_id: str, text: str, completed: bool) -> None:
+        item = self.items.get(item_id)
+        if item is not None:
+            item.text, item.status = text, "completed" if completed else "incomplete"
+
+    def truncate(self, item_id: str, heard: str) -> None:
+        self.items.truncate(item_id, heard)
+
+    # -- what the client asks -----------------------------------------------------------
+    def create(self, role: Role, text: str, item_id: str, after: str | None) -> None:
+        """``after``: ``None`` appends, ``"root"`` puts it first, an id inserts after that item."""
+        if self.items.get(item_id) is not None:
+            raise InvalidRequest(f"an item with id {item_id!r} already exists", param="item.id",
+                                 code="item_already_exists")
+        if after not in (None, "root") and self.items.get(after) is None:
+            raise InvalidRequest(f"no item with id {after!r}", param="previous_item_id", code="item_not_found")
+        self.items.add(role, text, item_id=item_id, after=None if after == "root" else after, first=after == "root")
+        message = Message(item_id, role, text)
+        self._emit(ItemAdded(message, self.items.previous_id(item_id)))
+        self._emit(ItemDone(message))
+
+    def get(self, item_id: object) -> Item:
+        item = self.items.get(item_id) if isinstance(item_id, str) else None
+        if item is None:
+            raise InvalidRequest(f"no item with id {item_id!r}", param="item_id", code="item_not_found")
+        return item
+
+    def retrieve(self, item_id: object) -> None:
+        self._emit(ItemRetrieved(_message(self.get(item_id))))
+
+    def delete(self, item_id: object) -> None:
+        item = self.get(item_id)
+        self.items.remove(item.id)
+        self._emit(ItemDeleted(item.id))
