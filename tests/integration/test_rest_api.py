@@ -155,8 +155,11 @@ def test_speech_comes_back_and_transcribes(client: object, real_asr: ASREngine, 
     else:
         audio = Audio(pcm16_to_float(data), 24000).to(16000)
     assert audio.duration > 2.0
-    heard = real_asr.transcribe_sync(audio, TranscribeOptions()).text
-    assert "quick brown fox" in words(heard) and "lazy dog" in words(heard)
+    heard = real_asr.transcribe_sync(audio, TranscribeOptions(beam_size=5)).text
+    # Piper samples its durations and noise: one take in a few is heard "quit brown fox".
+    # The check is that the speech is intelligible, not one exact phrase.
+    content = {"quick", "brown", "fox", "jumps", "lazy", "dog", "sunny", "day"}
+    assert len(content & set(words(heard).split())) >= 6, heard
 
 
 def test_speech_streams_chunks(client: object) -> None:
