@@ -59,8 +59,11 @@ lint: setup
 	$(VENV)/bin/ruff check voxloop tests bench
 	$(VENV)/bin/mypy
 
+# Every benchmark (about 45 minutes on 2 cores; run it on a quiet machine), then docs/benchmarks.md.
 bench: setup
 	$(PY) bench/asr.py && $(PY) bench/tts.py && $(PY) bench/llm.py
+	$(PY) bench/realtime.py && $(PY) bench/dictation.py
+	$(PY) bench/report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(JS_DIR)/node_modules
