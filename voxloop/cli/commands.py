@@ -176,6 +176,8 @@ async def _stream_reply(llm: LLMEngine, messages: list[ChatMessage], options: LL
     stream = llm.chat(messages, options)
     try:
         async for delta in stream:
+            if not isinstance(delta, str):
+                continue  # tool calls: the CLI chat offers no tools
             parts.append(delta)
             sys.stdout.write(delta)
             sys.stdout.flush()

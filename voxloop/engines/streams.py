@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Generic, TypeVar
 
 from voxloop.aio import cancel_and_wait, create_named_task
+from voxloop.engines.types import LLMChunk, ToolCall, ToolCallDelta
 from voxloop.errors import BackendError, VoxloopError
 
 __all__ = ["FLUSH", "EngineStream", "LLMStream"]
@@ -109,20 +110,35 @@ class EngineStream(ABC, Generic[InT, EvT]):
 
 
 class LLMStream:
-    """An async iterator of text deltas. ``aclose`` stops generation for real."""
+    """An async iterator of text deltas (``str``) and, when the request offered tools, pieces
+    of tool calls (:class:`ToolCallDelta`). ``tool_calls`` holds the calls assembled so far.
+    ``aclose`` stops generation for real."""
 
-    def __init__(self, deltas: AsyncIterator[str], on_close: Callable[[], None] | None = None) -> None:
+    def __init__(self, deltas: AsyncIterator[LLMChunk], on_close: Callable[[], None] | None = None) -> None:
         self._deltas = deltas
         self._on_close = on_close
         self.tokens = 0
+        self._calls: dict[int, list[str]] = {}  # index -> [call_id, name, arguments]
 
     def __aiter__(self) -> LLMStream:
         return self
 
-    async def __anext__(self) -> str:
+    async def __anext__(self) -> LLMChunk:
         delta = await self._deltas.__anext__()
         self.tokens += 1
+        if isinstance(delta, ToolCallDelta):
+            call = self._calls.setdefault(delta.index, ["", "", ""])
+            if delta.call_id:
+                call[0] = delta.call_id
+            if delta.name:
+                call[1] = delta.name
+            call[2] += delta.arguments
         return delta
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool calls streamed so far, in index order."""
+        return [ToolCall(c[0], c[1], c[2]) for _, c in sorted(self._calls.items())]
 
     def stop(self) -> None:
         """Tell the backend to stop generating, now and synchronously (``aclose`` does it too).

@@ -13,9 +13,14 @@ __all__ = [
     "OFFLINE_BEAM_SIZE",
     "Capabilities",
     "ChatMessage",
+    "LLMChunk",
     "LLMOptions",
     "Segment",
+    "TOOL_CHOICES",
     "TTSOptions",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolSpec",
     "TranscribeOptions",
     "Transcript",
     "VADEvent",
@@ -78,9 +83,59 @@ class Transcript:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: its name, what it does, and a JSON schema (an object
+    schema) for its arguments. ``parameters_json`` is the schema as compact JSON (hashable)."""
+
+    name: str
+    description: str = ""
+    parameters_json: str = '{"type": "object", "properties": {}}'
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        import json
+
+        value = json.loads(self.parameters_json)
+        return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model made: ``arguments`` is JSON text (an object)."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a tool call as it streams: the first piece of call ``index`` carries its
+    ``call_id`` and ``name``; ``arguments`` pieces concatenate to the JSON arguments."""
+
+    index: int
+    arguments: str = ""
+    call_id: str | None = None
+    name: str | None = None
+
+
+# What an LLM stream yields: text deltas, or pieces of tool calls.
+LLMChunk = str | ToolCallDelta
+
+# ``LLMOptions.tool_choice``: one of these, or the name of one of the tools (that one is forced).
+TOOL_CHOICES = ("auto", "none", "required")
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
-    role: Literal["system", "user", "assistant"]
+    """One message of a chat. An assistant message may carry the ``tool_calls`` it made; a
+    ``tool`` message carries one call's result (``tool_call_id``, ``name`` of the tool)."""
+
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +190,10 @@ class LLMOptions:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     model: str | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str = "auto"  # auto | none | required | the name of a tool (forced)
+    # repetition guard: llama.cpp's repeat penalty (1.0 = off); remote servers get their own
+    repeat_penalty: float = 1.1
 
 
 @dataclass(frozen=True, slots=True)

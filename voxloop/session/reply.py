@@ -248,6 +248,8 @@ class Reply:
         stream = self.llm.chat(self.messages, self.llm_options)
         try:
             async for delta in stream:
+                if not isinstance(delta, str):
+                    continue
                 if self.metrics.llm_first_token_ms is None:
                     self.metrics.llm_first_token_ms = 1000 * (now() - t0)
                 self.text += delta
@@ -267,6 +269,8 @@ class Reply:
         async def pump() -> None:
             try:
                 async for delta in llm:
+                    if not isinstance(delta, str):
+                        continue
                     if self.metrics.llm_first_token_ms is None:
                         self.metrics.llm_first_token_ms = 1000 * (now() - t0)
                     self.text += delta
