@@ -12,7 +12,15 @@ from voxloop.audio.pcm import Audio, Float32Array
 from voxloop.engines.base import ASREngine, LLMEngine, TTSEngine
 from voxloop.engines.stack import EngineStack
 from voxloop.engines.streams import LLMStream
-from voxloop.engines.types import ChatMessage, LLMOptions, TranscribeOptions, Transcript, TTSOptions
+from voxloop.engines.types import (
+    ChatMessage,
+    LLMChunk,
+    LLMOptions,
+    ToolCallDelta,
+    TranscribeOptions,
+    Transcript,
+    TTSOptions,
+)
 from voxloop.engines.vad.energy import EnergyVAD
 
 
@@ -111,3 +119,37 @@ class FakeTurn:
     async def probability(self, audio: Audio) -> float:
         self.calls += 1
         return self.p
+
+
+class FakeToolLLM(LLMEngine):
+    """Calls ``call`` = (name, arguments JSON) when offered tools (and tool_choice is not
+    "none") unless the last message is a tool result; otherwise answers with ``reply``."""
+
+    name = "fake-tools"
+
+    def __init__(self, call: tuple[str, str] = ("get_weather", '{"city": "Paris"}'),
+                 reply: str = "It is sunny in Paris.", pieces: int = 3) -> None:
+        super().__init__(workers=1)
+        self.call = call
+        self.reply = reply
+        self.pieces = pieces
+        self.requests: list[tuple[list[ChatMessage], LLMOptions]] = []
+
+    def chat(self, messages: Sequence[ChatMessage], options: LLMOptions = LLMOptions()) -> LLMStream:
+        self.requests.append((list(messages), options))
+        calls = bool(options.tools) and options.tool_choice != "none" and messages[-1].role != "tool"
+
+        async def gen() -> AsyncIterator[LLMChunk]:
+            await asyncio.sleep(0.005)
+            if calls:
+                name, args = self.call
+                step = max(1, len(args) // self.pieces)
+                for i in range(0, len(args), step):
+                    yield ToolCallDelta(0, args[i:i + step], call_id="call_fake1" if i == 0 else None,
+                                        name=name if i == 0 else None)
+                return
+            for word in self.reply.split(" "):
+                await asyncio.sleep(0.005)
+                yield word + " "
+
+        return LLMStream(gen())

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from voxloop.engines.types import ChatMessage
+from voxloop.engines.types import ChatMessage, ToolCall
 
 __all__ = ["Conversation", "Item"]
 
 Role = Literal["user", "assistant", "system"]
+Kind = Literal["message", "function_call", "function_call_output"]
 _ids = itertools.count(1)
 
 
@@ -26,6 +27,22 @@ class Item:
     id: str = field(default_factory=new_item_id)
     status: Literal["in_progress", "completed", "incomplete"] = "completed"
     audio: bool = False  # spoken (user audio in / assistant audio out) rather than typed text
+    # function calls (the model's: role assistant) and their outputs (role user/tool side)
+    type: Kind = "message"
+    call_id: str = ""
+    name: str = ""  # the function's name
+    arguments: str = ""  # function_call: JSON text; function_call_output: the ``output`` is ``text``
+
+    @property
+    def blank(self) -> bool:
+        return self.type == "message" and not self.text.strip()
+
+    def chat_message(self) -> ChatMessage:
+        if self.type == "function_call":
+            return ChatMessage("assistant", "", tool_calls=(ToolCall(self.call_id, self.name, self.arguments),))
+        if self.type == "function_call_output":
+            return ChatMessage("tool", self.text, tool_call_id=self.call_id, name=self.name or None)
+        return ChatMessage(self.role, self.text)
 
 
 class Conversation:
@@ -42,7 +59,10 @@ class Conversation:
             after: str | None = None, first: bool = False) -> Item:
         """Append an item, or insert it after the item ``after`` (or at the start if ``first``).
         Raises ``KeyError`` if ``after`` names no item."""
-        item = Item(role, text, id=item_id or new_item_id(), status=status, audio=audio)
+        return self.insert(Item(role, text, id=item_id or new_item_id(), status=status, audio=audio),
+                           after=after, first=first)
+
+    def insert(self, item: Item, *, after: str | None = None, first: bool = False) -> Item:
         if first:
             self.items.insert(0, item)
         elif after is not None:
@@ -74,6 +94,10 @@ class Conversation:
     def get(self, item_id: str) -> Item | None:
         return next((i for i in self.items if i.id == item_id), None)
 
+    def call(self, call_id: str) -> Item | None:
+        """The function_call item with this ``call_id`` (the newest, if ids repeat)."""
+        return next((i for i in reversed(self.items) if i.type == "function_call" and i.call_id == call_id), None)
+
     def remove(self, item_id: str) -> bool:
         before = len(self.items)
         self.items = [i for i in self.items if i.id != item_id]
@@ -98,17 +122,41 @@ class Conversation:
         if self.instructions:
             used += count_tokens(self.instructions) + 4
         for item in reversed(self.items):
-            if not item.text.strip():
+            if item.blank or (item.type == "function_call" and item.status == "in_progress"):
                 continue
-            cost = count_tokens(item.text) + 4
+            cost = count_tokens(item.text + item.arguments) + 4
             if out and used + cost > budget_tokens:
                 break
             used += cost
-            out.append(ChatMessage(item.role, item.text))
+            out.append(item.chat_message())
         out.reverse()
-        # a chat must not start with an assistant turn for small instruct models
-        while out and out[0].role == "assistant":
+        # a chat must not start with an assistant turn (small instruct models) or a tool result
+        while out and out[0].role in ("assistant", "tool"):
             out.pop(0)
+        out = _merge_calls(out)
         if self.instructions:
             out.insert(0, ChatMessage("system", self.instructions))
         return out
+
+
+def _merge_calls(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """Tool calls in the shape chat APIs expect: an assistant turn carries its calls (text said
+    before a call and consecutive calls merge into one turn), each call is followed by its
+    result, and calls nobody answered or results of calls no longer shown are left out."""
+    answered = {m.tool_call_id for m in messages if m.role == "tool"}
+    asked = {c.call_id for m in messages for c in m.tool_calls}
+    out: list[ChatMessage] = []
+    for m in messages:
+        if m.role == "tool" and m.tool_call_id not in asked:
+            continue
+        if m.tool_calls:
+            calls = tuple(c for c in m.tool_calls if c.call_id in answered)
+            if not calls:
+                continue
+            m = ChatMessage("assistant", m.content, tool_calls=calls)
+            prev = out[-1] if out else None
+            if prev is not None and prev.role == "assistant":
+                out[-1] = ChatMessage("assistant", prev.content, tool_calls=prev.tool_calls + calls)
+                continue
+        out.append(m)
+    return out

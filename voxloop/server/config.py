@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from voxloop.dialogue.tools import ServerTool
+
 __all__ = ["ServerConfig"]
 
 
@@ -18,3 +20,4 @@ class ServerConfig:
     max_upload_seconds: float = 2 * 3600.0
     max_speech_chars: int = 4096
     history_tokens: int = 1200
+    server_tools: tuple[ServerTool, ...] = ()  # webhooks voxloop runs for the model ([[tools]] in the config)

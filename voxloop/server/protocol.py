@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from voxloop.dialogue.tools import parse_tool_choice, parse_tools, tool_choice_wire, tool_wire
 from voxloop.errors import InvalidRequest
 from voxloop.session.config import SessionConfig, TranscriptionConfig, TurnDetection
 
@@ -14,9 +15,9 @@ _RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 # semantic_vad: the longest silence before a turn the model judged unfinished is closed anyway
 _EAGERNESS = {"high": 800, "medium": 1500, "auto": 1500, "low": 3000}
 # accepted and echoed back as sent, but not acted on (docs/realtime-protocol.md)
-_ECHOED = ("tracing", "include", "tools", "tool_choice", "prompt", "truncation")
-_ECHO_DEFAULTS: dict[str, Any] = {"tracing": None, "include": None, "tools": [], "tool_choice": "auto",
-                                  "prompt": None, "truncation": "auto", "noise_reduction": None}
+_ECHOED = ("tracing", "include", "prompt", "truncation")
+_ECHO_DEFAULTS: dict[str, Any] = {"tracing": None, "include": None, "prompt": None, "truncation": "auto",
+                                  "noise_reduction": None}
 
 
 def _obj(value: Any, param: str) -> dict[str, Any]:
@@ -170,6 +171,13 @@ def apply_session_update(cfg: SessionConfig, session: Any, *, beta: bool = False
         if not isinstance(hot, list) or not all(isinstance(h, str) for h in hot):
             raise InvalidRequest("'session.hotwords' must be a list of strings", param="session.hotwords")
         changes["hotwords"] = tuple(hot)
+    if "tools" in s:
+        changes["tools"] = parse_tools(s["tools"], "session.tools")
+    if "tool_choice" in s or "tools" in s:
+        tools = changes.get("tools", cfg.tools)
+        choice = s.get("tool_choice", cfg.tool_choice if cfg.tool_choice in ("auto", "none", "required") or
+                       cfg.tool_choice in {t.name for t in tools} else "auto")
+        changes["tool_choice"] = parse_tool_choice(choice, tools, "session.tool_choice")
     echo = dict(cfg.echo)
     inf = changes.pop("echo_inf", None)
     if inf is not None:
@@ -224,6 +232,7 @@ def session_object(cfg: SessionConfig, session_id: str, model: str) -> dict[str,
                       "output": {"format": {"type": "audio/pcm", "rate": cfg.output_rate}, "voice": cfg.voice,
                                  "speed": cfg.speed}},
             "max_output_tokens": echo.get("max_output_tokens", cfg.max_output_tokens),
+            "tools": [tool_wire(t) for t in cfg.tools], "tool_choice": tool_choice_wire(cfg.tool_choice),
             **{k: echo[k] for k in _ECHOED},
         }
     if cfg.voxloop_events:  # our extension block only for clients that opted in

@@ -13,6 +13,8 @@ from typing import Any, Literal, cast
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from voxloop.dialogue.history import Item
+from voxloop.dialogue.tools import parse_tool_choice, parse_tools
 from voxloop.errors import InvalidRequest, OverloadedError, VoxloopError
 from voxloop.server.pacer import Pacer
 from voxloop.server.protocol import apply_session_update, session_object
@@ -95,7 +97,8 @@ async def _clear(c: Connection, d: dict[str, Any]) -> None:
 
 def _item_text(item: Any) -> tuple[Role, str]:
     if not isinstance(item, dict) or item.get("type", "message") != "message":
-        raise InvalidRequest("'item' must be a message item", param="item")
+        raise InvalidRequest("'item.type' must be message, function_call or function_call_output",
+                             param="item.type")
     role = item.get("role")
     if role not in ("user", "assistant", "system"):
         raise InvalidRequest("'item.role' must be user, assistant or system", param="item.role")
@@ -116,12 +119,36 @@ def _item_text(item: Any) -> tuple[Role, str]:
     return cast(Role, role), " ".join(texts)
 
 
+def _call_item(item: dict[str, Any], item_id: str) -> Item:
+    """A ``function_call`` (call_id, name, arguments) or ``function_call_output`` (call_id, output)."""
+    kind = item["type"]
+    call_id = item.get("call_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise InvalidRequest("'item.call_id' must be a non-empty string", param="item.call_id")
+    if kind == "function_call_output":
+        output = item.get("output")
+        if not isinstance(output, str):
+            raise InvalidRequest("'item.output' must be a string", param="item.output")
+        return Item("user", output, id=item_id, type="function_call_output", call_id=call_id)
+    name, arguments = item.get("name"), item.get("arguments", "{}")
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest("'item.name' must be a non-empty string", param="item.name")
+    if not isinstance(arguments, str):
+        raise InvalidRequest("'item.arguments' must be a string of JSON", param="item.arguments")
+    return Item("assistant", "", id=item_id, type="function_call", call_id=call_id, name=name, arguments=arguments)
+
+
 async def _item_create(c: Connection, d: dict[str, Any]) -> None:
-    role, text = _item_text(d.get("item"))
-    item_id = d["item"].get("id") if isinstance(d["item"].get("id"), str) else new_id("item")
+    item = d.get("item")
     after = d.get("previous_item_id")
     if after is not None and not isinstance(after, str):
         raise InvalidRequest("'previous_item_id' must be a string", param="previous_item_id")
+    given = item.get("id") if isinstance(item, dict) else None
+    item_id = given if isinstance(given, str) and given else new_id("item")
+    if isinstance(item, dict) and item.get("type") in ("function_call", "function_call_output"):
+        c.session.log.create_call_item(_call_item(item, item_id), after)
+        return
+    role, text = _item_text(item)
     c.session.log.create(role, text, item_id, after)
 
 
@@ -161,8 +188,14 @@ async def _response_create(c: Connection, d: dict[str, Any]) -> None:
         raise InvalidRequest("'response.max_output_tokens' must be 1..4096", param="response.max_output_tokens")
     if c.session.config.type != "realtime":
         raise InvalidRequest("a transcription session does not create responses", code="invalid_session_type")
+    overrides: dict[str, Any] = {}
+    if "tools" in r:
+        overrides["tools"] = parse_tools(r["tools"], "response.tools")
+    if r.get("tool_choice") is not None:
+        overrides["tool_choice"] = parse_tool_choice(r["tool_choice"], overrides.get("tools", c.session.config.tools),
+                                                     "response.tool_choice")
     c.session.create_response(instructions, output_modalities=tuple(mods) if mods else None,
-                              max_output_tokens=max_tokens)
+                              max_output_tokens=max_tokens, **overrides)
 
 
 async def _response_cancel(c: Connection, d: dict[str, Any]) -> None:
@@ -231,7 +264,8 @@ async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: 
             closed = True
 
     config = SessionConfig(type="transcription" if transcription else "realtime",
-                           instructions=state.config.instructions, history_tokens=state.config.history_tokens)
+                           instructions=state.config.instructions, history_tokens=state.config.history_tokens,
+                           server_tools=state.config.server_tools)
     output = Pacer(send, extensions=lambda: session.config.voxloop_events)
     session = Session(state.stack, state.scheduler, output, config)
     session.vocabulary = state.vocabulary

@@ -14,7 +14,7 @@ from voxloop.audio.pcm import float_to_pcm16
 from voxloop.session import events as ev
 from voxloop.session.events import new_id
 
-__all__ = ["error_event", "event", "message_item", "render"]
+__all__ = ["error_event", "event", "function_call_item", "message_item", "render"]
 
 Wire = dict[str, Any]
 
@@ -38,15 +38,30 @@ def message_item(item_id: str, role: str, text: str, *, status: str = "completed
             "content": [part]}
 
 
+def function_call_item(item_id: str, call_id: str, name: str, arguments: str, *, status: str = "completed") -> Wire:
+    return {"id": item_id, "object": "realtime.item", "type": "function_call", "status": status,
+            "call_id": call_id, "name": name, "arguments": arguments}
+
+
 def _item(m: ev.Message) -> Wire:
+    if m.type == "function_call":
+        return function_call_item(m.id, m.call_id, m.name, m.arguments, status=m.status)
+    if m.type == "function_call_output":
+        return {"id": m.id, "object": "realtime.item", "type": "function_call_output", "status": m.status,
+                "call_id": m.call_id, "output": m.text}
     return message_item(m.id, m.role, m.text, status=m.status, audio=m.audio)
 
 
+def _message_status(r: ev.ResponseInfo) -> str:
+    return "completed" if r.status == "completed" or not r.message_open else "incomplete"
+
+
 def response_object(r: ev.ResponseInfo, *, with_output: bool) -> Wire:
-    output = []
+    output: list[Wire] = []
     if with_output:
-        status = "completed" if r.status == "completed" else "incomplete"
-        output = [message_item(r.item_id, "assistant", r.text, status=status, audio=r.audio)]
+        if r.message:
+            output.append(message_item(r.item_id, "assistant", r.text, status=_message_status(r), audio=r.audio))
+        output += [_item(c) for c in r.calls]
     details: Wire | None = None
     if r.status == "cancelled":
         details = {"type": "cancelled", "reason": "turn_detected"}
@@ -65,18 +80,17 @@ def _part_ids(r: ev.ResponseInfo) -> Wire:
     return {"response_id": r.id, "item_id": r.item_id, "output_index": 0, "content_index": 0}
 
 
-def _response_created(r: ev.ResponseInfo) -> list[Wire]:
+def _message_started(r: ev.ResponseInfo) -> list[Wire]:
     item = message_item(r.item_id, "assistant", "", status="in_progress", audio=r.audio)
     part = {"type": "audio", "transcript": ""} if r.audio else {"type": "text", "text": ""}
     return [
-        event("response.created", response=response_object(r, with_output=False)),
         event("response.output_item.added", response_id=r.id, output_index=0, item=item),
         event("conversation.item.added", item=item, previous_item_id=r.previous_item_id),
         event("response.content_part.added", **_part_ids(r), part=part),
     ]
 
 
-def _response_done(r: ev.ResponseInfo) -> list[Wire]:
+def _message_done(r: ev.ResponseInfo) -> list[Wire]:
     ids = _part_ids(r)
     out: list[Wire] = []
     if r.audio:
@@ -88,13 +102,15 @@ def _response_done(r: ev.ResponseInfo) -> list[Wire]:
         out.append(event("conversation.item.truncated", item_id=r.item_id, content_index=0,
                          audio_end_ms=r.heard_ms or 0))
     part = {"type": "audio", "transcript": r.text} if r.audio else {"type": "text", "text": r.text}
-    item = message_item(r.item_id, "assistant", r.text, status="completed" if r.status == "completed" else
-                        "incomplete", audio=r.audio)
-    out += [event("response.content_part.done", **ids, part=part),
+    item = message_item(r.item_id, "assistant", r.text, status=_message_status(r), audio=r.audio)
+    return [*out, event("response.content_part.done", **ids, part=part),
             event("response.output_item.done", response_id=r.id, output_index=0, item=item),
-            event("conversation.item.done", item=item),
-            event("response.done", response=response_object(r, with_output=True))]
-    return out
+            event("conversation.item.done", item=item)]
+
+
+def _response_done(r: ev.ResponseInfo) -> list[Wire]:
+    closing = _message_done(r) if r.message and r.message_open else []
+    return [*closing, event("response.done", response=response_object(r, with_output=True))]
 
 
 def render(e: ev.SessionEvent, *, extensions: bool = False) -> list[Wire]:
@@ -109,7 +125,27 @@ def render(e: ev.SessionEvent, *, extensions: bool = False) -> list[Wire]:
             return [event(kind, response_id=e.response_id, item_id=e.item_id, output_index=0, content_index=0,
                           delta=e.delta)]
         case ev.ResponseCreated():
-            return _response_created(e.response)
+            return [event("response.created", response=response_object(e.response, with_output=False))]
+        case ev.MessageStarted():
+            return _message_started(e.response)
+        case ev.MessageDone():
+            return _message_done(e.response)
+        case ev.FunctionCallAdded():
+            item = _item(e.item)
+            return [event("response.output_item.added", response_id=e.response_id, output_index=e.output_index,
+                          item=item),
+                    event("conversation.item.added", item=item, previous_item_id=e.previous_item_id)]
+        case ev.FunctionCallArguments():
+            return [event("response.function_call_arguments.delta", response_id=e.response_id, item_id=e.item_id,
+                          output_index=e.output_index, call_id=e.call_id, delta=e.delta)]
+        case ev.FunctionCallDone():
+            item = _item(e.item)
+            return [event("response.function_call_arguments.done", response_id=e.response_id, item_id=e.item.id,
+                          output_index=e.output_index, call_id=e.item.call_id, name=e.item.name,
+                          arguments=e.item.arguments),
+                    event("response.output_item.done", response_id=e.response_id, output_index=e.output_index,
+                          item=item),
+                    event("conversation.item.done", item=item)]
         case ev.ResponseDone():
             return _response_done(e.response)
         case ev.SpeechStarted():

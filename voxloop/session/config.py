@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from voxloop.dialogue.tools import ServerTool
+from voxloop.engines.types import ToolSpec
+
 __all__ = ["SessionConfig", "TranscriptionConfig", "TurnDetection"]
 
 
@@ -50,6 +53,9 @@ class SessionConfig:
     history_tokens: int = 1200
     hotwords: tuple[str, ...] = ()
     voxloop_events: bool = False  # send voxloop.* extension events (session.voxloop.events)
+    tools: tuple[ToolSpec, ...] = ()  # the client's tools (session.tools): the client runs them
+    tool_choice: str = "auto"  # auto | none | required | a tool's name
+    server_tools: tuple[ServerTool, ...] = ()  # the deployment's webhooks: voxloop runs them
     # accepted-but-unused client fields (tracing, include, noise_reduction, tools…), echoed as sent
     echo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

@@ -30,7 +30,8 @@ Role = Literal["user", "assistant", "system"]
 
 
 def _message(item: Item) -> Message:
-    return Message(item.id, item.role, item.text, item.status, item.audio)
+    return Message(item.id, item.role, item.text, item.status, item.audio, type=item.type, call_id=item.call_id,
+                   name=item.name, arguments=item.arguments)
 
 
 class ConversationLog:
@@ -59,6 +60,30 @@ class ConversationLog:
         self.items.add("assistant", "", item_id=item_id, status="in_progress", audio=audio)
         return previous
 
+    def output_item_started(self, m: Message) -> str | None:
+        """A reply's output item (its message, or a function call) enters the conversation as
+        it reaches the listener; returns the item before it (the reply's events announce it)."""
+        if m.type != "function_call":
+            return self.assistant_started(m.id, m.audio)
+        previous = self.items.last_id
+        self.items.insert(Item("assistant", "", id=m.id, status="in_progress", type="function_call",
+                               call_id=m.call_id, name=m.name))
+        return previous
+
+    def function_call_done(self, m: Message) -> None:
+        item = self.items.get(m.id)
+        if item is not None:
+            item.arguments, item.status = m.arguments, "completed"
+
+    def tool_output(self, call_id: str, output: str, item_id: str) -> None:
+        """A server-run tool's result, after its call."""
+        call = self.items.call(call_id)
+        item = Item("user", output, id=item_id, type="function_call_output", call_id=call_id,
+                    name=call.name if call else "")
+        self.items.insert(item)
+        self._emit(ItemAdded(_message(item), self.items.previous_id(item_id)))
+        self._emit(ItemDone(_message(item)))
+
     def assistant_ended(self, item_id: str, text: str, completed: bool) -> None:
         item = self.items.get(item_id)
         if item is not None:
@@ -79,6 +104,23 @@ class ConversationLog:
         message = Message(item_id, role, text)
         self._emit(ItemAdded(message, self.items.previous_id(item_id)))
         self._emit(ItemDone(message))
+
+    def create_call_item(self, item: Item, after: str | None) -> None:
+        """The client adds a function call, or the output of one (which must name a call)."""
+        if self.items.get(item.id) is not None:
+            raise InvalidRequest(f"an item with id {item.id!r} already exists", param="item.id",
+                                 code="item_already_exists")
+        if after not in (None, "root") and self.items.get(after) is None:
+            raise InvalidRequest(f"no item with id {after!r}", param="previous_item_id", code="item_not_found")
+        if item.type == "function_call_output":
+            call = self.items.call(item.call_id)
+            if call is None:
+                raise InvalidRequest(f"no function call with call_id {item.call_id!r} in the conversation",
+                                     param="item.call_id", code="invalid_call_id")
+            item.name = call.name
+        self.items.insert(item, after=None if after == "root" else after, first=after == "root")
+        self._emit(ItemAdded(_message(item), self.items.previous_id(item.id)))
+        self._emit(ItemDone(_message(item)))
 
     def get(self, item_id: object) -> Item:
         item = self.items.get(item_id) if isinstance(item_id, str) else None

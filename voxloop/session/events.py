@@ -21,6 +21,9 @@ from voxloop.audio.pcm import Float32Array
 __all__ = [
     "AudioOut",
     "Error",
+    "FunctionCallAdded",
+    "FunctionCallArguments",
+    "FunctionCallDone",
     "InputCleared",
     "InputCommitted",
     "InputTimeout",
@@ -30,6 +33,8 @@ __all__ = [
     "ItemRetrieved",
     "ItemTruncated",
     "Message",
+    "MessageDone",
+    "MessageStarted",
     "Metrics",
     "Output",
     "OutputCleared",
@@ -51,6 +56,7 @@ _counter = itertools.count(1)
 
 Role = Literal["user", "assistant", "system"]
 Status = Literal["in_progress", "completed", "incomplete"]
+Kind = Literal["message", "function_call", "function_call_output"]
 
 
 def new_id(prefix: str) -> str:
@@ -66,6 +72,10 @@ class Message:
     text: str
     status: Status = "completed"
     audio: bool = False  # spoken (input audio / output audio) rather than typed text
+    type: Kind = "message"
+    call_id: str = ""  # function_call / function_call_output
+    name: str = ""  # function_call: the function
+    arguments: str = ""  # function_call: JSON text (a function_call_output's output is ``text``)
 
 
 # ----------------------------------------------------------------------- control events
@@ -193,6 +203,13 @@ class ResponseInfo:
     error_code: str | None = None
     error_message: str | None = None
     heard_ms: int | None = None  # cancelled: the audio the listener had played
+    message: bool = True  # the response has a message item (announced by MessageStarted)
+    message_open: bool = True  # ... not yet closed by MessageDone: ResponseDone closes it
+    calls: tuple[Message, ...] = ()  # its function_call items the listener got, in order
+
+    @property
+    def first_call_index(self) -> int:
+        return 1 if self.message else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +219,52 @@ class ResponseCreated:
     @property
     def response_id(self) -> str:
         return self.response.id
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStarted:
+    """The response's message item begins (before its first text or audio)."""
+
+    response: ResponseInfo
+
+    @property
+    def response_id(self) -> str:
+        return self.response.id
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDone:
+    """The response's message item is complete (function calls follow it)."""
+
+    response: ResponseInfo
+
+    @property
+    def response_id(self) -> str:
+        return self.response.id
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCallAdded:
+    response_id: str
+    output_index: int
+    item: Message  # type function_call, status in_progress, no arguments yet
+    previous_item_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCallArguments:
+    response_id: str
+    output_index: int
+    item_id: str
+    call_id: str
+    delta: str
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCallDone:
+    response_id: str
+    output_index: int
+    item: Message  # complete, with its arguments
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +301,8 @@ class ResponseDone:
         return self.response.id
 
 
-ReplyEvent = ResponseCreated | AudioOut | TextDelta | ResponseDone
+ReplyEvent = (ResponseCreated | MessageStarted | AudioOut | TextDelta | MessageDone | FunctionCallAdded
+              | FunctionCallArguments | FunctionCallDone | ResponseDone)
 SessionEvent = (
     SpeechStarted | SpeechStopped | InputCommitted | InputCleared | InputTimeout | ItemAdded | ItemDone
     | ItemRetrieved | ItemDeleted | ItemTruncated | TranscriptDelta | TranscriptCompleted | TranscriptFailed

@@ -15,17 +15,25 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from voxloop.aio import cancel_and_wait, create_named_task, now
+from voxloop.dialogue.tools import check_arguments
 from voxloop.engines.base import LLMEngine, TTSEngine
-from voxloop.engines.types import ChatMessage, LLMOptions, TTSOptions
-from voxloop.errors import VoxloopError
+from voxloop.engines.streams import LLMStream
+from voxloop.engines.types import ChatMessage, LLMOptions, ToolCall, TTSOptions
+from voxloop.errors import BackendError, InvalidRequest, VoxloopError
 from voxloop.session.events import (
     AudioOut,
     Error,
+    FunctionCallAdded,
+    FunctionCallArguments,
+    FunctionCallDone,
     ItemTruncated,
+    Message,
+    MessageDone,
+    MessageStarted,
     Output,
     OutputCleared,
     ReplyEvent,
@@ -88,6 +96,12 @@ class Reply:
     metrics: ReplyMetrics = field(default_factory=ReplyMetrics)
     on_gate_open: Callable[[Reply], None] | None = None
     on_end: Callable[[Reply], None] | None = None  # the pipeline ended (completed, failed or cancelled)
+    # an output item passes the gate: it enters the conversation; returns the item before it
+    on_item: Callable[[Message], str | None] | None = None
+    on_item_done: Callable[[Message], None] | None = None  # a function call item is complete
+    # the model asked for these calls (checked): the session starts the ones it runs itself
+    on_calls: Callable[[Reply, list[ToolCall]], None] | None = None
+    filler: Callable[[list[ToolCall]], str] | None = None  # said while those calls run, if no text
 
     def __post_init__(self) -> None:
         self.gate_open = False
@@ -109,27 +123,47 @@ class Reply:
         self._task: asyncio.Task[None] | None = None
         self.previous_item_id: str | None = None  # set when the reply's item enters the conversation
         self._failure: VoxloopError | None = None
+        self.message_started = False  # its message item began (the first text or audio)
+        self.message_closed = False  # ... and ended (function calls follow)
+        self.calls: list[Message] = []  # its function_call items, complete
+        self.sent_items: set[str] = set()  # ids of items whose start reached the listener
+        self.closed_items: set[str] = set()  # ... and whose end did
+        self.response_sent = asyncio.Event()  # its response.done left (or it will never)
 
     # -- output channel ----------------------------------------------------------------
     def _emit(self, ev: ReplyEvent) -> None:
         if self.closed:
             return
         if self.gate_open:
-            self.output.media(ev)
+            self.output.media(self._release(ev))
         else:
             self._held.append(ev)
+
+    def _release(self, ev: ReplyEvent) -> ReplyEvent:
+        """An event passes the gate: items it starts enter the conversation now, in order."""
+        if isinstance(ev, ResponseCreated):  # made before the reply had a place in the conversation
+            return ResponseCreated(self.info())
+        if isinstance(ev, MessageStarted):
+            if self.on_item is not None:
+                self.previous_item_id = self.on_item(Message(self.item_id, "assistant", "", "in_progress",
+                                                             audio=self.audio_out))
+            return MessageStarted(self.info())
+        if isinstance(ev, FunctionCallAdded):
+            previous = self.on_item(ev.item) if self.on_item is not None else None
+            return replace(ev, previous_item_id=previous)
+        if isinstance(ev, FunctionCallDone) and self.on_item_done is not None:
+            self.on_item_done(ev.item)
+        return ev
 
     def open_gate(self) -> None:
         if self.gate_open or self.closed:
             return
         self.gate_open = True
+        for ev in self._held:
+            self.output.media(self._release(ev))
+        self._held.clear()
         if self.on_gate_open is not None:
             self.on_gate_open(self)
-        for ev in self._held:
-            if isinstance(ev, ResponseCreated):  # made before the item had a place in the conversation
-                ev = ResponseCreated(self.info())
-            self.output.media(ev)
-        self._held.clear()
         if self._failure is not None:  # it failed while speculative: say why, now that it is seen
             self.output.control(Error(self._failure.message, self._failure.code, server=True))
 
@@ -139,6 +173,15 @@ class Reply:
             self.created_sent = True
         elif isinstance(ev, ResponseDone):
             self.done_sent = True
+            self.response_sent.set()
+        elif isinstance(ev, MessageStarted):
+            self.sent_items.add(self.item_id)
+        elif isinstance(ev, MessageDone):
+            self.closed_items.add(self.item_id)
+        elif isinstance(ev, FunctionCallAdded):
+            self.sent_items.add(ev.item.id)
+        elif isinstance(ev, FunctionCallDone):
+            self.closed_items.add(ev.item.id)
         elif isinstance(ev, AudioOut):
             if self.first_sent is None:
                 self.first_sent = at
@@ -166,12 +209,19 @@ class Reply:
         return " ".join(p.strip() for p in parts if p.strip())
 
     def info(self, status: str | None = None, text: str = "", error: VoxloopError | None = None,
-             heard_ms: int | None = None) -> ResponseInfo:
+             heard_ms: int | None = None, *, sent: bool = False) -> ResponseInfo:
+        """The response as it stands; ``sent``: as the listener knows it (what has left), for
+        events that overtake the queue (cancel, failure); else as produced (queued in order)."""
+        if sent:
+            message, closed = self.item_id in self.sent_items, self.item_id in self.closed_items
+            calls = tuple(c for c in self.calls if c.id in self.closed_items)
+        else:
+            message, closed, calls = self.message_started, self.message_closed, tuple(self.calls)
         return ResponseInfo(id=self.id, item_id=self.item_id, audio=self.audio_out,
                             status=status or "in_progress",  # type: ignore[arg-type]
                             text=text, previous_item_id=self.previous_item_id, output_tokens=self.llm_tokens,
                             error_code=error.code if error else None, error_message=error.message if error else None,
-                            heard_ms=heard_ms)
+                            heard_ms=heard_ms, message=message, message_open=message and not closed, calls=calls)
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, spawn: Callable[[Any, str], asyncio.Task[None]]) -> None:
@@ -197,6 +247,7 @@ class Reply:
         """Drop a reply nobody saw (a speculative reply whose turn went on): close and cancel."""
         self.closed = True
         self._held.clear()
+        self.response_sent.set()
         if self._task is not None:
             self._task.cancel()
 
@@ -217,9 +268,10 @@ class Reply:
             self.output.control(OutputCleared(self.id))
             heard_ms = int(1000 * self.played_seconds)
             if not self.done_sent:
-                self.output.control(ResponseDone(self.info("cancelled", heard, heard_ms=heard_ms)))
+                self.output.control(ResponseDone(self.info("cancelled", heard, heard_ms=heard_ms, sent=True)))
             elif self.audio_out:  # it had finished but was still playing: only cut the item
                 self.output.control(ItemTruncated(self.item_id, heard_ms))
+        self.response_sent.set()  # nothing more of it will leave
         await cancel_and_wait(self._task)
         return heard
 
@@ -235,46 +287,102 @@ class Reply:
     async def run(self) -> None:
         """Produce the whole reply. Cancel the task to interrupt it."""
         self._emit(ResponseCreated(self.info()))
-        if self.audio_out:
-            await self._run_audio()
-        else:
-            await self._run_text()
+        calls = await (self._run_audio() if self.audio_out else self._run_text())
+        if not self.message_started and not calls:  # nothing at all: an empty message, as ever
+            self._start_message()
+        if self.message_started:
+            self.message_closed = True
+            self._emit(MessageDone(self.info("completed", self.transcript())))
+        first = 1 if self.message_started else 0
+        for i, call in enumerate(calls):
+            self._emit_call(first + i, call)
         self.status = "completed"
         self._emit(ResponseDone(self.info("completed", self.transcript())))
         self.finished = True
 
-    async def _run_text(self) -> None:
+    def _start_message(self) -> None:
+        if not self.message_started:
+            self.message_started = True
+            self._emit(MessageStarted(self.info()))
+
+    def _emit_call(self, index: int, call: ToolCall) -> None:
+        item = Message(new_id("item"), "assistant", "", "in_progress", type="function_call", call_id=call.call_id,
+                       name=call.name)
+        self._emit(FunctionCallAdded(self.id, index, item))
+        self._emit(FunctionCallArguments(self.id, index, item.id, call.call_id, call.arguments))
+        done = replace(item, status="completed", arguments=call.arguments)
+        self.calls.append(done)
+        self._emit(FunctionCallDone(self.id, index, done))
+
+    def _checked_calls(self, stream: LLMStream) -> list[ToolCall]:
+        """The calls the model made, each naming an offered tool with arguments its schema
+        accepts; a malformed call fails the response (the model's fault, not the client's)."""
+        calls = stream.tool_calls
+        if not calls:
+            return []
+        specs = {t.name: t for t in self.llm_options.tools}
+        for call in calls:
+            spec = specs.get(call.name)
+            if spec is None:
+                raise BackendError(f"the model called {call.name!r}, which is not one of the session's tools",
+                                   code="invalid_tool_call", retryable=True)
+            try:
+                check_arguments(spec, call.arguments)
+            except InvalidRequest as e:
+                raise BackendError(f"the model's call is malformed: {e.message}", code="invalid_tool_call",
+                                   retryable=True) from e
+        calls = [c if c.call_id else replace(c, call_id=new_id("call")) for c in calls]
+        if self.on_calls is not None:
+            self.on_calls(self, calls)
+        return calls
+
+    def _filler(self, calls: list[ToolCall]) -> str:
+        return self.filler(calls) if calls and self.filler is not None and not self.text.strip() else ""
+
+    async def _run_text(self) -> list[ToolCall]:
         t0 = now()
         stream = self.llm.chat(self.messages, self.llm_options)
         try:
             async for delta in stream:
-                if not isinstance(delta, str):
-                    continue
                 if self.metrics.llm_first_token_ms is None:
                     self.metrics.llm_first_token_ms = 1000 * (now() - t0)
-                self.text += delta
-                self._emit(TextDelta(self.id, self.item_id, delta, audio=False))
+                if isinstance(delta, str) and delta:
+                    self._text(delta)
+            calls = self._checked_calls(stream)
+            if filler := self._filler(calls):
+                self._text(filler)
+            return calls
         finally:
             stream.stop()
             self.llm_tokens = stream.tokens
             await stream.aclose()
 
-    async def _run_audio(self) -> None:
+    def _text(self, delta: str) -> None:
+        self._start_message()
+        self.text += delta
+        self._emit(TextDelta(self.id, self.item_id, delta, audio=False))
+
+    async def _run_audio(self) -> list[ToolCall]:
         from voxloop.engines.tts.stream import tts_stream
 
         t0 = now()
         llm = self.llm.chat(self.messages, self.llm_options)
         tts = tts_stream(self.tts, self.tts_options, sample_rate=self.output_rate)
+        calls: list[ToolCall] = []
 
         async def pump() -> None:
+            nonlocal calls
             try:
                 async for delta in llm:
-                    if not isinstance(delta, str):
-                        continue
                     if self.metrics.llm_first_token_ms is None:
                         self.metrics.llm_first_token_ms = 1000 * (now() - t0)
-                    self.text += delta
-                    tts.push(delta)
+                    if isinstance(delta, str):
+                        self.text += delta
+                        tts.push(delta)
+                calls = self._checked_calls(llm)
+                if filler := self._filler(calls):
+                    self.text += filler
+                    tts.push(filler)
             finally:
                 self.llm_tokens = llm.tokens
                 tts.end_input()
@@ -284,12 +392,14 @@ class Reply:
             async for chunk in tts:
                 if self.metrics.tts_first_chunk_ms is None and self.metrics.llm_first_token_ms is not None:
                     self.metrics.tts_first_chunk_ms = 1000 * (now() - t0) - self.metrics.llm_first_token_ms
+                self._start_message()
                 if chunk.text.strip():
                     self.clauses.append(_Clause(self.queued_audio, chunk.text.strip()))
                     spoken = (" " if len(self.clauses) > 1 else "") + chunk.text.strip()
                     self._emit(TextDelta(self.id, self.item_id, spoken, audio=True))
                 self._emit_audio(chunk.audio.samples, chunk.audio.sample_rate)
             await pump_task  # surfaces LLM errors
+            return calls
         finally:
             llm.stop()  # first, before any await: generation stops even if we are cancelled again
             if not pump_task.done():
@@ -318,3 +428,5 @@ class Reply:
             self.output.control(Error(err.message, err.code, server=True))
         self._emit(ResponseDone(self.info("failed", self.transcript(), error=err)))
         self.finished = True
+        if self.closed:
+            self.response_sent.set()

@@ -19,14 +19,17 @@ from typing import Any
 from voxloop.aio import cancel_and_wait, create_named_task, now
 from voxloop.audio.pcm import Audio
 from voxloop.dialogue.history import Conversation
+from voxloop.dialogue.tools import ServerTool
 from voxloop.engines.stack import EngineStack
 from voxloop.engines.types import (
     ChatMessage,
     LLMOptions,
+    ToolCall,
     TranscribeOptions,
     TTSOptions,
 )
 from voxloop.errors import InvalidRequest, VoxloopError
+from voxloop.session.canned import CannedLLM
 from voxloop.session.config import SessionConfig
 from voxloop.session.conversation import ConversationLog
 from voxloop.session.events import (
@@ -46,6 +49,7 @@ from voxloop.session.events import (
 from voxloop.session.reply import Reply
 from voxloop.session.transcriber import ASRScheduler
 from voxloop.session.turns import RATE, Listener
+from voxloop.session.webhooks import call_webhook
 
 __all__ = ["Session"]
 
@@ -294,17 +298,23 @@ class Session:
     def _new_reply(self, messages: list[ChatMessage], **overrides: Any) -> Reply:
         cfg = self.config
         modalities = overrides.get("output_modalities") or cfg.output_modalities
+        tools = overrides.get("tools")
+        tools = cfg.tools if tools is None else tools
+        names = {t.name for t in tools}
+        tools = (*tools, *(t.spec for t in cfg.server_tools if t.spec.name not in names))
         return Reply(
-            output=self.output, llm=self.stack.llm, tts=self.stack.tts, messages=messages,
+            output=self.output, llm=overrides.get("llm") or self.stack.llm, tts=self.stack.tts, messages=messages,
             llm_options=LLMOptions(max_tokens=overrides.get("max_output_tokens") or cfg.max_output_tokens,
-                                   temperature=cfg.temperature),
+                                   temperature=cfg.temperature, tools=tools,
+                                   tool_choice=overrides.get("tool_choice") or cfg.tool_choice),
             tts_options=TTSOptions(voice=None, speed=cfg.speed),
             audio_out="audio" in modalities, output_rate=cfg.output_rate,
             on_gate_open=self._on_gate_open, on_end=self._on_reply_end,
+            on_item=self.log.output_item_started, on_item_done=self.log.function_call_done,
+            on_calls=self._on_calls, filler=self._filler,
         )
 
     def _on_gate_open(self, reply: Reply) -> None:
-        reply.previous_item_id = self.log.assistant_started(reply.item_id, reply.audio_out)
         if reply.ended.is_set():  # a speculative reply can finish before its turn is confirmed
             self._on_reply_end(reply)
 
@@ -332,7 +342,7 @@ class Session:
         reply.open_gate()
 
     def _on_reply_end(self, reply: Reply) -> None:
-        if reply.gate_open and reply.status not in ("cancelled", "in_progress"):
+        if reply.gate_open and reply.message_started and reply.status not in ("cancelled", "in_progress"):
             self.log.assistant_ended(reply.item_id, reply.transcript(), reply.status == "completed")
         if reply.closed and not reply.gate_open:  # discarded before anyone saw it
             self._replies.pop(reply.id, None)
@@ -355,6 +365,47 @@ class Session:
         reply = self._new_reply(messages, **overrides)
         self._launch_reply(reply)
         await self._take_floor(reply)
+
+    def say(self, text: str) -> None:
+        """A response with fixed words (no model): a greeting, an apology."""
+        self.spawn(self._create_response(None, None, {"llm": CannedLLM(text), "tools": (),
+                                                      "tool_choice": "none"}), "response-say")
+
+    # ------------------------------------------------------------------ server-side tools
+    def _server_tool(self, name: str) -> ServerTool | None:
+        return next((t for t in self.config.server_tools if t.spec.name == name), None)
+
+    def _filler(self, calls: list[ToolCall]) -> str:
+        """What to say while the server runs these calls (the first tool's filler line)."""
+        return next((t.filler for c in calls if (t := self._server_tool(c.name)) is not None and t.filler), "")
+
+    def _on_calls(self, reply: Reply, calls: list[ToolCall]) -> None:
+        """The model asked for calls: the server's own tools start at once (beside the filler)."""
+        mine = [(c, t) for c in calls if (t := self._server_tool(c.name)) is not None]
+        if mine:
+            self.spawn(self._run_server_tools(reply, mine, answer=len(mine) == len(calls)), f"tools-{reply.id}")
+
+    async def _run_server_tools(self, reply: Reply, calls: list[tuple[ToolCall, ServerTool]], answer: bool) -> None:
+        """Run the webhooks; once the response that called them is out, put their outputs in the
+        conversation and — when every call was the server's — answer (a failed tool: its apology)."""
+        results = await asyncio.gather(*(call_webhook(t, c.arguments, call_id=c.call_id) for c, t in calls))
+        await reply.response_sent.wait()
+        sent = {m.call_id for m in reply.calls if m.id in reply.closed_items}
+        if reply.status != "completed" or not sent:
+            return  # interrupted before the calls reached the listener: they never happened
+        for (call, _), result in zip(calls, results, strict=True):
+            if call.call_id in sent:
+                self.log.tool_output(call.call_id, result.output, new_id("item"))
+        if not answer or self._tg is None:
+            return  # the client runs the other calls and asks for the next response
+        failed = next((t for (_, t), r in zip(calls, results, strict=True) if not r.ok), None)
+        try:
+            if failed is not None:
+                self.say(failed.apology)
+            else:
+                self.create_response()
+        except InvalidRequest:  # another response holds the floor: the client drives from here
+            pass
 
     async def interrupt(self, onset_wall: float | None = None) -> bool:
         """Barge-in or ``response.cancel``: stop the reply now, keep only what was heard."""
