@@ -76,3 +76,15 @@ def test_barge_in(server: str, tmp_path: Path) -> None:
                 and e["response_id"] == first]
     roles = [h["role"] for h in out["history"]]
     assert roles[:3] == ["user", "assistant", "user"], out["history"]
+
+
+def test_tool_call(server: str, tmp_path: Path) -> None:
+    """A ``tool()`` runs end to end: the model calls it, the SDK runs it and sends its output,
+    and the model answers in words."""
+    out = run_client(server, "tool", None, tmp_path)
+    assert out["errors"] == [], out["errors"]
+    assert len(out["toolCalls"]) == 1 and "paris" in out["toolCalls"][0].lower(), out["toolCalls"]
+    events = out["events"]
+    assert "response.function_call_arguments.done" in events
+    history = out["history"]
+    assert history[0]["role"] == "user" and history[-1]["role"] == "assistant" and history[-1]["text"], history

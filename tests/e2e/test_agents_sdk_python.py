@@ -93,8 +93,8 @@ class Recorder:
         await asyncio.gather(self._task, return_exceptions=True)
 
 
-async def _open(server: str, instructions: str) -> tuple[Any, Recorder]:
-    agent = realtime.RealtimeAgent(name="Assistant", instructions=instructions)
+async def _open(server: str, instructions: str, tools: list[Any] | None = None) -> tuple[Any, Recorder]:
+    agent = realtime.RealtimeAgent(name="Assistant", instructions=instructions, tools=tools or [])
     runner = realtime.RealtimeRunner(starting_agent=agent, config={"model_settings": MODEL_SETTINGS})
     url = server.replace("http", "ws") + "/v1/realtime?model=voxloop"
     session = await runner.run(model_config={"url": url, "api_key": "not-needed"})
@@ -166,6 +166,41 @@ async def test_barge_in_interrupts_the_reply_with_no_errors(server: str) -> None
         assert late == []  # nothing of the interrupted reply after the speech that interrupted it
         roles = [r for r, _ in _texts(session._history)]
         assert roles[:3] == ["user", "assistant", "user"], roles
+    finally:
+        await rec.close()
+        await session.close()
+
+
+async def test_a_function_tool_runs_end_to_end(server: str) -> None:
+    """The model calls a ``@function_tool``, the SDK runs it and sends its output back, and the
+    model answers in words — with no error event."""
+    from agents import function_tool
+
+    calls: list[str] = []
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Get the current weather in a city.
+
+        Args:
+            city: The city.
+        """
+        calls.append(city)
+        return f"It is 18 degrees and sunny in {city}."
+
+    session, rec = await _open(server, "You are a helpful assistant. Answer in one short sentence.", [get_weather])
+    try:
+        await session.send_message("What is the weather like in Paris today?")
+        await rec.until(lambda e: e.type == "tool_end")
+        await rec.until(lambda e: e.type == "agent_end" and any(x.type == "tool_end" for x in rec.events)
+                        and rec.events.index(e) > next(i for i, x in enumerate(rec.events) if x.type == "tool_end"))
+        await asyncio.sleep(1.0)
+        assert rec.errors() == [], rec.errors()
+        assert len(calls) == 1 and "paris" in calls[0].lower(), calls
+        outputs = [i for i in session._history if getattr(i, "type", None) == "function_call"]
+        assert outputs and outputs[0].output and "sunny" in outputs[0].output
+        history = _texts(session._history)
+        assert history[0][0] == "user" and history[-1][0] == "assistant" and history[-1][1], history
     finally:
         await rec.close()
         await session.close()

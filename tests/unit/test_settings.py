@@ -180,3 +180,35 @@ def test_print_config_round_trips_and_masks_secrets(tmp_path: Path) -> None:
         assert (a.backend, a.workers, a.threads, a.api_key, a.api_key_env) == (
             b.backend, b.workers, b.threads, b.api_key, b.api_key_env)
     assert (again.host, again.port, again.prewarm, again.threads) == (s.host, s.port, s.prewarm, s.threads)
+
+
+TOOLS = '''
+[[tools]]
+name = "lookup_order"
+description = "Look up an order."
+url = "http://127.0.0.1:8089/orders"
+timeout_s = 3
+filler = "Let me look that up."
+parameters = { type = "object", properties = { order_id = { type = "string" } }, required = ["order_id"] }
+'''
+
+
+def test_server_tools_from_the_config_file_round_trip_through_print_config(tmp_path: Path) -> None:
+    settings = load_settings(config=write(tmp_path, TOOLS))
+    [tool] = settings.server.server_tools
+    assert tool.spec.name == "lookup_order" and tool.timeout_s == 3.0 and tool.filler == "Let me look that up."
+    assert tool.spec.parameters["required"] == ["order_id"]
+    again = load_settings(config=write(tmp_path, render_toml(settings), "printed.toml"))
+    assert again.server.server_tools == settings.server.server_tools
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("tools = 3\n", "'tools' must be an array of tables"),
+    ('[[tools]]\nname = "x"\nurl = "ftp://a"\n', "'tools[0].url' must be an http"),
+    ('[[tools]]\nname = "x y"\nurl = "http://a"\n', "'tools[0].name'"),
+    ('[[tools]]\nname = "x"\nurl = "http://a"\nparameters = { type = "array" }\n', "'tools[0].parameters.type'"),
+    ('[[tools]]\nname = "x"\nurl = "http://a"\ntimeout = 3\n', "unknown key 'timeout'"),
+    (TOOLS + TOOLS, "declared twice"),
+])
+def test_bad_server_tools_are_one_line_errors(tmp_path: Path, text: str, says: str) -> None:
+    assert says in error(tmp_path, text)

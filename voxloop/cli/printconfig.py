@@ -59,4 +59,22 @@ def render_toml(settings: Settings, cores: int | None = None) -> str:
             comments.append(notes[key.name])
         text = '"***"' if key.secret else toml_value(value)
         lines.append(f"{leaf} = {text}" + (f"  # {'; '.join(comments)}" if comments else ""))
+    for tool in settings.server.server_tools:  # [[tools]]: the webhooks voxloop runs
+        lines += ["", "[[tools]]", f"name = {toml_value(tool.spec.name)}",
+                  f"description = {toml_value(tool.spec.description)}", f"url = {toml_value(tool.url)}",
+                  f"timeout_s = {toml_value(tool.timeout_s)}"]
+        lines += [f"{k} = {toml_value(v)}" for k, v in (("filler", tool.filler), ("error_message", tool.error_message))
+                  if v]
+        lines.append(f"parameters = {_inline(tool.spec.parameters)}")
     return "\n".join(lines) + "\n"
+
+
+def _inline(value: object) -> str:
+    """A JSON value as a TOML inline value (tables inline, on one line)."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_inline(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    if value is None:
+        return '""'
+    return toml_value(value)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from voxloop.dialogue.tools import ServerTool, parse_server_tool
 from voxloop.engines.registry import BACKENDS, DEFAULTS, parse_spec
 from voxloop.engines.tuning import TuningError, engine_options
 from voxloop.errors import InvalidRequest
@@ -192,8 +193,7 @@ def _unknown(name: str, where: str) -> SettingsError:
     return SettingsError(f"{where}: unknown key '{name}'{hint}")
 
 
-def read_config_file(path: str) -> dict[str, Value]:
-    """The file's keys, flattened (``{"limits.max_sessions": 4}``) and type-checked."""
+def _read_toml(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
             doc = tomllib.load(f)
@@ -205,8 +205,33 @@ def read_config_file(path: str) -> dict[str, Value]:
         raise SettingsError(f"{path}: invalid TOML: {e}") from e
     except UnicodeDecodeError as e:
         raise SettingsError(f"{path}: invalid TOML: not UTF-8 text") from e
+    return doc
+
+
+def read_config_tools(path: str) -> tuple[ServerTool, ...]:
+    """The file's ``[[tools]]``: webhooks voxloop runs for the model (docs/configuration.md)."""
+    tools = _read_toml(path).get("tools", [])
+    if not isinstance(tools, list):
+        raise SettingsError(f"{path}: 'tools' must be an array of tables ([[tools]]), got {_toml_type(tools)}")
+    out = []
+    for i, decl in enumerate(tools):
+        try:
+            out.append(parse_server_tool(decl, f"tools[{i}]"))
+        except InvalidRequest as e:
+            raise SettingsError(f"{path}: {e.message}") from e
+    names = [t.spec.name for t in out]
+    if dup := next((n for n in names if names.count(n) > 1), None):
+        raise SettingsError(f"{path}: tool {dup!r} is declared twice")
+    return tuple(out)
+
+
+def read_config_file(path: str) -> dict[str, Value]:
+    """The file's keys, flattened (``{"limits.max_sessions": 4}``) and type-checked."""
+    doc = _read_toml(path)
     flat: dict[str, object] = {}
     for name, value in doc.items():
+        if name == "tools":  # [[tools]]: read_config_tools
+            continue
         if name in STAGES and isinstance(value, str):
             flat[f"{name}.backend"] = value  # llm = "openai:..." is short for [llm] backend = ...
         elif name in _TABLES:
@@ -252,9 +277,11 @@ def load_settings(
     values: dict[str, Value | None] = {k.name: k.default for k in KEYS}
     origins = dict.fromkeys(values, "default")
     config = config or environ.get(f"{ENV_PREFIX}CONFIG") or None
+    tools: tuple[ServerTool, ...] = ()
     if config:
         for name, value in read_config_file(config).items():
             values[name], origins[name] = value, config
+        tools = read_config_tools(config)
     for key in KEYS:
         raw = environ.get(key.env)
         if raw:
@@ -262,7 +289,7 @@ def load_settings(
     for name, flag_value in (flags or {}).items():
         if flag_value is not None:
             values[name], origins[name] = flag_value, _BY_NAME[name].flag or name
-    return _build(values, origins)
+    return _build(values, origins, tools)
 
 
 def _validate(values: Mapping[str, Value | None], origins: Mapping[str, str]) -> None:
@@ -290,14 +317,14 @@ def _validate(values: Mapping[str, Value | None], origins: Mapping[str, str]) ->
             raise SettingsError(f"{origins[name]}: '{name}': {e.message}") from e
 
 
-def _build(values: dict[str, Value | None], origins: dict[str, str]) -> Settings:
+def _build(values: dict[str, Value | None], origins: dict[str, str], tools: tuple[ServerTool, ...] = ()) -> Settings:
     _validate(values, origins)
 
     def get(name: str) -> Any:  # the values are type-checked: the dataclasses check the rest
         return values.get(name)
 
     server = ServerConfig(
-        instructions=get("instructions"),
+        instructions=get("instructions"), server_tools=tools,
         **{f.name: get(f"limits.{f.name}") for f in fields(ServerConfig) if f"limits.{f.name}" in values},
     )
     stages = {

@@ -173,8 +173,8 @@ def apply_session_update(cfg: SessionConfig, session: Any, *, beta: bool = False
         changes["hotwords"] = tuple(hot)
     if "tools" in s:
         changes["tools"] = parse_tools(s["tools"], "session.tools")
-    if "tool_choice" in s or "tools" in s:
-        tools = changes.get("tools", cfg.tools)
+    if "tool_choice" in s or "tools" in s:  # a forced tool must be one of the client's or the server's
+        tools = (*changes.get("tools", cfg.tools), *(t.spec for t in cfg.server_tools))
         choice = s.get("tool_choice", cfg.tool_choice if cfg.tool_choice in ("auto", "none", "required") or
                        cfg.tool_choice in {t.name for t in tools} else "auto")
         changes["tool_choice"] = parse_tool_choice(choice, tools, "session.tool_choice")

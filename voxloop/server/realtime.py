@@ -192,8 +192,9 @@ async def _response_create(c: Connection, d: dict[str, Any]) -> None:
     if "tools" in r:
         overrides["tools"] = parse_tools(r["tools"], "response.tools")
     if r.get("tool_choice") is not None:
-        overrides["tool_choice"] = parse_tool_choice(r["tool_choice"], overrides.get("tools", c.session.config.tools),
-                                                     "response.tool_choice")
+        cfg = c.session.config
+        known = (*overrides.get("tools", cfg.tools), *(t.spec for t in cfg.server_tools))
+        overrides["tool_choice"] = parse_tool_choice(r["tool_choice"], known, "response.tool_choice")
     c.session.create_response(instructions, output_modalities=tuple(mods) if mods else None,
                               max_output_tokens=max_tokens, **overrides)
 

@@ -402,8 +402,8 @@ class Session:
         try:
             if failed is not None:
                 self.say(failed.apology)
-            else:
-                self.create_response()
+            else:  # answer in words: a forced choice would only call again
+                self.create_response(tool_choice="none" if self.config.tool_choice == "none" else "auto")
         except InvalidRequest:  # another response holds the floor: the client drives from here
             pass
 

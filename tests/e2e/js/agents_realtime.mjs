@@ -1,18 +1,35 @@
 // Conformance client: the OpenAI Agents SDK for JavaScript (@openai/agents-realtime) talks to
 // voxloop over its WebSocket transport. Usage:
 //   node agents_realtime.mjs SCENARIO WS_URL [SPEECH.pcm]
-// SCENARIO: text | voice | barge-in. SPEECH.pcm is raw PCM16 mono 24 kHz. Prints one JSON
+// SCENARIO: text | voice | barge-in | tool. SPEECH.pcm is raw PCM16 mono 24 kHz. Prints one JSON
 // object: {errors, history, events, interrupted} (tests/e2e/test_agents_sdk_node.py checks it).
 import { readFileSync } from 'node:fs';
-import { RealtimeAgent, RealtimeSession } from '@openai/agents-realtime';
+import { RealtimeAgent, RealtimeSession, tool } from '@openai/agents-realtime';
 
 const [scenario, url, speechPath] = process.argv.slice(2);
 const storyteller = scenario === 'barge-in';
+const toolCalls = []; // the arguments each run of the tool got
+const getWeather = tool({
+  name: 'get_weather',
+  description: 'Get the current weather in a city.',
+  parameters: {
+    type: 'object',
+    properties: { city: { type: 'string', description: 'The city' } },
+    required: ['city'],
+    additionalProperties: false,
+  },
+  strict: true,
+  execute: async ({ city }) => {
+    toolCalls.push(city);
+    return `It is 18 degrees and sunny in ${city}.`;
+  },
+});
 const agent = new RealtimeAgent({
   name: 'Assistant',
   instructions: storyteller
     ? 'You are a storyteller. Always tell long, detailed stories.'
     : 'You are a helpful assistant. Answer in one short sentence.',
+  tools: scenario === 'tool' ? [getWeather] : [],
 });
 const session = new RealtimeSession(agent, {
   transport: 'websocket',
@@ -92,6 +109,9 @@ try {
   } else if (scenario === 'voice') {
     await sendSpeech(2);
     await until(() => turnsEnded >= 1);
+  } else if (scenario === 'tool') {
+    session.sendMessage('What is the weather like in Paris today?');
+    await until(() => toolCalls.length >= 1 && turnsEnded >= 2);
   } else if (scenario === 'barge-in') {
     session.sendMessage('Tell me a long story about a dragon and a knight.');
     await until(() => audioChunks >= 5);
@@ -105,7 +125,7 @@ try {
 } catch (e) {
   errors.push(`client: ${e?.message ?? e}`);
 } finally {
-  const out = { errors, history: historyOf(), events, serverEvents, interrupted, audioChunks };
+  const out = { errors, history: historyOf(), events, serverEvents, interrupted, audioChunks, toolCalls };
   process.stdout.write(JSON.stringify(out) + '\n');
   session.close();
   setTimeout(() => process.exit(0), 200);
