@@ -17,7 +17,7 @@ from voxloop.dialogue.tools import ServerTool, parse_server_tool
 from voxloop.server import realtime
 from voxloop.server.config import ServerConfig
 from voxloop.server.state import ServerState
-from voxloop.session import session as session_module
+from voxloop.session import toolcalls
 from voxloop.session.webhooks import ToolResult
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city now.",
@@ -184,7 +184,7 @@ async def test_a_server_tool_runs_with_a_filler_line_then_the_answer_or_an_apolo
             return ToolResult('{"temperature_c":18}', ok=True)
         return ToolResult('{"error":"get_weather did not answer within 2 s"}', ok=False)
 
-    monkeypatch.setattr(session_module, "call_webhook", webhook)
+    monkeypatch.setattr(toolcalls, "call_webhook", webhook)
     async with Client(FakeToolLLM(), server_tools=(_server_tool(),)) as c:
         c.send("conversation.item.create", item=ASK)
         c.send("response.create", response={"output_modalities": ["text"]})

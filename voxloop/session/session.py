@@ -19,12 +19,10 @@ from typing import Any
 from voxloop.aio import cancel_and_wait, create_named_task, now
 from voxloop.audio.pcm import Audio
 from voxloop.dialogue.history import Conversation
-from voxloop.dialogue.tools import ServerTool
 from voxloop.engines.stack import EngineStack
 from voxloop.engines.types import (
     ChatMessage,
     LLMOptions,
-    ToolCall,
     TranscribeOptions,
     TTSOptions,
 )
@@ -47,9 +45,9 @@ from voxloop.session.events import (
     new_id,
 )
 from voxloop.session.reply import Reply
+from voxloop.session.toolcalls import ServerTools
 from voxloop.session.transcriber import ASRScheduler
 from voxloop.session.turns import RATE, Listener
-from voxloop.session.webhooks import call_webhook
 
 __all__ = ["Session"]
 
@@ -84,6 +82,7 @@ class Session:
         self.running = asyncio.Event()
         self._run_task: asyncio.Task[None] | None = None
         self.listener = Listener(self)  # turn-taking: input buffer, VAD, partials
+        self.server_tools = ServerTools(self)  # the deployment's webhooks, run for the model
         self._turn: Turn | None = None
         self._reply: Reply | None = None  # the reply holding the floor (one speaks at a time)
         self._replies: dict[str, Reply] = {}  # replies whose events may still leave
@@ -133,7 +132,7 @@ class Session:
         for reply in self._replies.values():
             if reply.created_sent and not reply.done_sent and not reply.closed:
                 reply.closed = True
-                out.append(ResponseDone(reply.info("failed", reply.transcript(), error=err)))
+                out.append(ResponseDone(reply.info("failed", reply.transcript(), error=err, sent=True)))
         return out
 
     def control(self, ev: SessionEvent) -> None:
@@ -311,7 +310,7 @@ class Session:
             audio_out="audio" in modalities, output_rate=cfg.output_rate,
             on_gate_open=self._on_gate_open, on_end=self._on_reply_end,
             on_item=self.log.output_item_started, on_item_done=self.log.function_call_done,
-            on_calls=self._on_calls, filler=self._filler,
+            on_calls=self.server_tools.on_calls, filler=self.server_tools.filler,
         )
 
     def _on_gate_open(self, reply: Reply) -> None:
@@ -370,42 +369,6 @@ class Session:
         """A response with fixed words (no model): a greeting, an apology."""
         self.spawn(self._create_response(None, None, {"llm": CannedLLM(text), "tools": (),
                                                       "tool_choice": "none"}), "response-say")
-
-    # ------------------------------------------------------------------ server-side tools
-    def _server_tool(self, name: str) -> ServerTool | None:
-        return next((t for t in self.config.server_tools if t.spec.name == name), None)
-
-    def _filler(self, calls: list[ToolCall]) -> str:
-        """What to say while the server runs these calls (the first tool's filler line)."""
-        return next((t.filler for c in calls if (t := self._server_tool(c.name)) is not None and t.filler), "")
-
-    def _on_calls(self, reply: Reply, calls: list[ToolCall]) -> None:
-        """The model asked for calls: the server's own tools start at once (beside the filler)."""
-        mine = [(c, t) for c in calls if (t := self._server_tool(c.name)) is not None]
-        if mine:
-            self.spawn(self._run_server_tools(reply, mine, answer=len(mine) == len(calls)), f"tools-{reply.id}")
-
-    async def _run_server_tools(self, reply: Reply, calls: list[tuple[ToolCall, ServerTool]], answer: bool) -> None:
-        """Run the webhooks; once the response that called them is out, put their outputs in the
-        conversation and — when every call was the server's — answer (a failed tool: its apology)."""
-        results = await asyncio.gather(*(call_webhook(t, c.arguments, call_id=c.call_id) for c, t in calls))
-        await reply.response_sent.wait()
-        sent = {m.call_id for m in reply.calls if m.id in reply.closed_items}
-        if reply.status != "completed" or not sent:
-            return  # interrupted before the calls reached the listener: they never happened
-        for (call, _), result in zip(calls, results, strict=True):
-            if call.call_id in sent:
-                self.log.tool_output(call.call_id, result.output, new_id("item"))
-        if not answer or self._tg is None:
-            return  # the client runs the other calls and asks for the next response
-        failed = next((t for (_, t), r in zip(calls, results, strict=True) if not r.ok), None)
-        try:
-            if failed is not None:
-                self.say(failed.apology)
-            else:  # answer in words: a forced choice would only call again
-                self.create_response(tool_choice="none" if self.config.tool_choice == "none" else "auto")
-        except InvalidRequest:  # another response holds the floor: the client drives from here
-            pass
 
     async def interrupt(self, onset_wall: float | None = None) -> bool:
         """Barge-in or ``response.cancel``: stop the reply now, keep only what was heard."""
