@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from voxloop.dialogue.emotion import EmotionSettings
+
 __all__ = ["SessionConfig", "TranscriptionConfig", "TurnDetection"]
 
 
@@ -50,6 +52,7 @@ class SessionConfig:
     history_tokens: int = 1200
     hotwords: tuple[str, ...] = ()
     voxloop_events: bool = False  # send voxloop.* extension events (session.voxloop.events)
+    emotion: EmotionSettings = field(default_factory=EmotionSettings)  # session.voxloop.emotion
     # accepted-but-unused client fields (tracing, include, noise_reduction, tools…), echoed as sent
     echo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
