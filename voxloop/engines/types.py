@@ -200,10 +200,17 @@ class LLMOptions:
 class TTSOptions:
     voice: str | None = None
     speed: float = 1.0
+    # expressive delivery, for engines that have it (Piper; others ignore them). None: the voice's own
+    noise_scale: float | None = None  # variation of the voice (Piper voices default to ~0.667)
+    noise_w_scale: float | None = None  # variation of the phoneme durations (~0.8)
 
     def __post_init__(self) -> None:
         if not 0.25 <= self.speed <= 4.0:
             raise InvalidRequest("speed must be between 0.25 and 4.0", param="speed")
+        for name in ("noise_scale", "noise_w_scale"):
+            v = getattr(self, name)
+            if v is not None and not 0.0 <= v <= 2.0:
+                raise InvalidRequest(f"{name} must be between 0 and 2", param=name)
 
 
 @dataclass(frozen=True, slots=True)

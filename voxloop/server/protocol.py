@@ -7,6 +7,7 @@ from typing import Any
 
 from voxloop.dialogue.tools import parse_tool_choice, parse_tools, tool_choice_wire, tool_wire
 from voxloop.errors import InvalidRequest
+from voxloop.server.emotion_config import emotion_object, parse_emotion
 from voxloop.session.config import SessionConfig, TranscriptionConfig, TurnDetection
 
 __all__ = ["apply_session_update", "session_object"]
@@ -194,6 +195,8 @@ def apply_session_update(cfg: SessionConfig, session: Any, *, beta: bool = False
     if "voxloop" in s:
         ext = _obj(s["voxloop"] or {}, "session.voxloop")
         changes["voxloop_events"] = _bool(ext, "events", "session.voxloop", cfg.voxloop_events)
+        if "emotion" in ext:
+            changes["emotion"] = parse_emotion(ext["emotion"], cfg.emotion)
     if beta and "type" not in changes:
         changes["type"] = "transcription"
     return replace(cfg, **changes)
@@ -236,5 +239,5 @@ def session_object(cfg: SessionConfig, session_id: str, model: str) -> dict[str,
             **{k: echo[k] for k in _ECHOED},
         }
     if cfg.voxloop_events:  # our extension block only for clients that opted in
-        out["voxloop"] = {"events": True}
+        out["voxloop"] = {"events": True, **emotion_object(cfg.emotion)}
     return out

@@ -187,4 +187,7 @@ def render(e: ev.SessionEvent, *, extensions: bool = False) -> list[Wire]:
             return [event("output_audio_buffer.cleared", response_id=e.response_id)]
         case ev.Metrics():
             return [event("voxloop.metrics", response_id=e.response_id, metrics=e.metrics)] if extensions else []
+        case ev.UserEmotion():
+            return [event("voxloop.input_emotion", item_id=e.item_id, emotion=e.emotion, voice=e.voice)] \
+                if extensions else []
     raise TypeError(f"no wire form for {type(e).__name__}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from voxloop.dialogue.emotion import EmotionSettings
 from voxloop.dialogue.tools import ServerTool
 from voxloop.engines.types import ToolSpec
 
@@ -56,6 +57,7 @@ class SessionConfig:
     tools: tuple[ToolSpec, ...] = ()  # the client's tools (session.tools): the client runs them
     tool_choice: str = "auto"  # auto | none | required | a tool's name
     server_tools: tuple[ServerTool, ...] = ()  # the deployment's webhooks: voxloop runs them
+    emotion: EmotionSettings = field(default_factory=EmotionSettings)  # session.voxloop.emotion
     # accepted-but-unused client fields (tracing, include, noise_reduction, tools…), echoed as sent
     echo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

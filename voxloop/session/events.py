@@ -49,6 +49,7 @@ __all__ = [
     "TranscriptCompleted",
     "TranscriptDelta",
     "TranscriptFailed",
+    "UserEmotion",
     "new_id",
 ]
 
@@ -186,6 +187,17 @@ class Metrics:
     metrics: dict[str, Any] = field(hash=False)
 
 
+@dataclass(frozen=True, slots=True)
+class UserEmotion:
+    """The emotion estimated for a user turn (a voxloop extension, like :class:`Metrics`):
+    ``emotion`` as ``voxloop.dialogue.emotion.Emotion.as_dict``, ``voice`` the prosody
+    features (or ``None`` for a turn without audio)."""
+
+    item_id: str
+    emotion: dict[str, Any] = field(hash=False)
+    voice: dict[str, float | None] | None = field(default=None, hash=False)
+
+
 # ----------------------------------------------------------------------- reply events
 
 
@@ -306,7 +318,7 @@ ReplyEvent = (ResponseCreated | MessageStarted | AudioOut | TextDelta | MessageD
 SessionEvent = (
     SpeechStarted | SpeechStopped | InputCommitted | InputCleared | InputTimeout | ItemAdded | ItemDone
     | ItemRetrieved | ItemDeleted | ItemTruncated | TranscriptDelta | TranscriptCompleted | TranscriptFailed
-    | Error | OutputCleared | Metrics | ReplyEvent
+    | Error | OutputCleared | Metrics | UserEmotion | ReplyEvent
 )
 
 

@@ -30,6 +30,7 @@ from voxloop.errors import InvalidRequest, VoxloopError
 from voxloop.session.canned import CannedLLM
 from voxloop.session.config import SessionConfig
 from voxloop.session.conversation import ConversationLog
+from voxloop.session.emotion import EmotionTracker
 from voxloop.session.events import (
     Error,
     InputCleared,
@@ -78,6 +79,7 @@ class Session:
         self.output.on_media_sent = self._on_media_sent
         self.log = ConversationLog(config.instructions, self.control)
         self.vocabulary: Any = None  # optional voxloop.dialogue.vocabulary.Vocabulary
+        self.emotion = EmotionTracker(stack.vad.run_blocking)  # user emotion: LLM hint, delivery, event
         self._tg: asyncio.TaskGroup | None = None  # every task of the session, while it runs
         self.running = asyncio.Event()
         self._run_task: asyncio.Task[None] | None = None
@@ -275,9 +277,12 @@ class Session:
         realtime = self.config.type == "realtime"
         td = self.config.turn_detection
         wants_reply = realtime and text and turn.create_response and (td is None or td.create_response)
+        emo = await self.emotion.estimate(self.config.emotion, turn.item_id, text, turn.audio) if realtime else None
         if wants_reply:
             messages = self.conversation.messages(self.config.history_tokens, self.stack.llm.count_tokens)
-            reply = self._new_reply([*messages, ChatMessage("user", text)])
+            reply = self._new_reply([*messages, *self.emotion.messages(self.config.emotion, emo),
+                                     ChatMessage("user", text)],
+                                    tts_options=self.emotion.tts_options(self.config.emotion, emo, self.config.speed))
             reply.metrics.asr_final_ms = asr_ms
             reply.metrics.speculative = turn.speculative
             turn.reply = reply
@@ -286,6 +291,7 @@ class Session:
         if self._turn is turn:
             self._turn = None
         self.control(TranscriptCompleted(turn.item_id, text, turn.audio.duration))
+        self.emotion.confirmed(turn.item_id, self.control)
         if text:
             self._last_final = text
         self._finish_user_item(turn.item_id, text)
@@ -306,7 +312,7 @@ class Session:
             llm_options=LLMOptions(max_tokens=overrides.get("max_output_tokens") or cfg.max_output_tokens,
                                    temperature=cfg.temperature, tools=tools,
                                    tool_choice=overrides.get("tool_choice") or cfg.tool_choice),
-            tts_options=TTSOptions(voice=None, speed=cfg.speed),
+            tts_options=overrides.get("tts_options") or TTSOptions(voice=None, speed=cfg.speed),
             audio_out="audio" in modalities, output_rate=cfg.output_rate,
             on_gate_open=self._on_gate_open, on_end=self._on_reply_end,
             on_item=self.log.output_item_started, on_item_done=self.log.function_call_done,

@@ -113,7 +113,8 @@ class PiperTTS(TTSEngine):
         self.prewarm()
         if not text.strip():
             return
-        config = self._syn_config(length_scale=self._length_scale / options.speed)
+        config = self._syn_config(length_scale=self._length_scale / options.speed, noise_scale=options.noise_scale,
+                                  noise_w_scale=options.noise_w_scale)  # None: the voice's own
         try:
             for chunk in self._voice.synthesize(text, syn_config=config):
                 yield np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1)
