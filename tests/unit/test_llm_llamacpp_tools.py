@@ -217,3 +217,26 @@ async def test_a_follow_up_after_a_call_returns_to_the_same_instance() -> None:
     before = len(first.calls)
     await collect(llm, follow, LLMOptions(tools=(WEATHER,)))
     assert len(first.calls) == before + 1  # the instance that holds the call in its cache
+
+
+class BuiltinFormatLlama(ToolLlama):
+    """A built-in chat format (``chat_format="chatml"``): no Jinja template to render."""
+
+    chat_format = "chatml"
+
+    def create_chat_completion(self, messages: list[dict[str, str]], stream: bool, **kw: Any) -> Iterator[Any]:
+        if kw.get("grammar") is None:
+            return super().create_chat_completion(messages, stream, **kw)
+        self.calls.append((messages, kw))
+        pieces = self.script(kw["grammar"]._grammar)
+        return ({"choices": [{"delta": {"content": p}}]} for p in pieces)
+
+
+async def test_a_built_in_chat_format_gets_the_grammar_steps_as_chat_completions() -> None:
+    fake = BuiltinFormatLlama(script())
+    llm = FakeLlamaLLM(fake)
+    _, calls = await collect(llm, ASKED, LLMOptions(tools=(WEATHER,), tool_choice="get_weather"))
+    assert [(c.name, c.arguments) for c in calls] == [("get_weather", '{"city": "Paris"}')]
+    [(messages, kw)] = fake.calls
+    assert messages[-1] == {"role": "user", "content": "Write only 'Calling get_weather(' and its JSON arguments."}
+    assert kw["temperature"] == 0.0 and fake.completions == []

@@ -42,6 +42,7 @@ __all__ = [
     "bounded",
     "call_prefix",
     "call_text",
+    "check_tool_choice",
     "decision_grammar",
     "new_call_id",
     "plan",
@@ -207,12 +208,18 @@ class Plan:
     reply: str = "reply"
 
 
-def plan(messages: Sequence[ChatMessage], options: LLMOptions) -> Plan:
-    tools, choice = options.tools, options.tool_choice
-    names = tuple(t.name for t in tools)
-    if choice not in TOOL_CHOICES and choice not in names:
+def check_tool_choice(options: LLMOptions) -> None:
+    """``tool_choice`` is auto, none, required or the name of one of ``tools``."""
+    choice = options.tool_choice
+    if choice not in TOOL_CHOICES and all(t.name != choice for t in options.tools):
         raise InvalidRequest(f"tool_choice {choice!r} is neither {', '.join(TOOL_CHOICES)} nor a tool's name",
                              param="tool_choice")
+
+
+def plan(messages: Sequence[ChatMessage], options: LLMOptions) -> Plan:
+    check_tool_choice(options)
+    tools, choice = options.tools, options.tool_choice
+    names = tuple(t.name for t in tools)
     if not tools or choice == "none":
         return Plan("text")
     if choice in names:
