@@ -75,7 +75,7 @@ async def test_streams_deltas_with_the_options() -> None:
     assert [d async for d in stream] == ["t0 ", "t1 ", "t2 "]
     messages, kw = fake.calls[0]
     assert messages == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
-    assert kw == {"temperature": 0.2, "top_p": 0.5, "max_tokens": 9, "stop": ["X"], "seed": 3}
+    assert kw == {"temperature": 0.2, "top_p": 0.5, "max_tokens": 9, "stop": ["X"], "seed": 3, "repeat_penalty": 1.1}
     assert llm.idle_workers == 1
 
 

@@ -15,7 +15,7 @@ import pytest
 from tests.fake_http import FakeServer, serving
 from voxloop.engines import create_engine
 from voxloop.engines.llm.remote import RemoteLLM, parse_base_url
-from voxloop.engines.types import ChatMessage, LLMOptions
+from voxloop.engines.types import ChatMessage, LLMOptions, ToolCall, ToolCallDelta, ToolSpec
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest
 
 Behaviour = Callable[["Handler", dict[str, Any]], None]
@@ -202,3 +202,122 @@ def test_base_url_parsing_and_registry() -> None:
     llm = create_engine("llm", "openai:http://127.0.0.1:9/v1?model=qwen")
     assert isinstance(llm, RemoteLLM)
     assert llm.describe() == {"backend": "openai", "url": "http://127.0.0.1:9/v1", "model": "qwen"}
+
+
+WEATHER = ToolSpec("get_weather", "Get the weather", '{"type": "object", "properties": {"city": {"type": "string"}}}')
+NOTE = ToolSpec("note", "", '{"type": "object", "properties": {}}')
+
+
+def tool_delta(*calls: dict[str, Any]) -> dict[str, Any]:
+    return {"choices": [{"index": 0, "delta": {"tool_calls": list(calls)}, "finish_reason": None}]}
+
+
+async def test_tools_and_tool_messages_are_sent_the_openai_way(serve: Callable[[Behaviour], FakeServer]) -> None:
+    server = serve(lambda h, body: h.sse([delta("ok")]))
+    llm = RemoteLLM(server.url)
+    call = ToolCall("call_1", "get_weather", '{"city": "Paris"}')
+    history = [*MESSAGES, ChatMessage("assistant", "", tool_calls=(call,)),
+               ChatMessage("tool", '{"temperature_c": 18}', tool_call_id="call_1", name="get_weather")]
+    assert [d async for d in llm.chat(history, LLMOptions(tools=(WEATHER, NOTE)))] == ["ok"]
+    body = server.requests[0][2]
+    assert body["tools"] == [
+        {"type": "function", "function": {"name": "get_weather", "description": "Get the weather",
+                                          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
+        {"type": "function", "function": {"name": "note", "parameters": {"type": "object", "properties": {}}}},
+    ]
+    assert body["tool_choice"] == "auto"
+    assert body["messages"][2:] == [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+        {"role": "tool", "content": '{"temperature_c": 18}', "tool_call_id": "call_1"},
+    ]
+    assert "repeat_penalty" not in body  # not an OpenAI parameter
+    for choice, wire in [("none", "none"), ("required", "required"),
+                         ("note", {"type": "function", "function": {"name": "note"}})]:
+        await anext(aiter(llm.chat(MESSAGES, LLMOptions(tools=(WEATHER, NOTE), tool_choice=choice))))
+        assert server.requests[-1][2]["tool_choice"] == wire
+    with pytest.raises(InvalidRequest, match="tool_choice"):
+        llm.chat(MESSAGES, LLMOptions(tools=(WEATHER,), tool_choice="get_moon"))
+
+
+async def test_streamed_tool_calls_become_tool_call_deltas(serve: Callable[[Behaviour], FakeServer]) -> None:
+    events: list[Any] = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]},
+        tool_delta({"index": 0, "id": "call_abc", "type": "function", "function": {"name": "get_weather", "arguments": ""}}),
+        tool_delta({"index": 0, "function": {"arguments": '{"ci'}}),
+        tool_delta({"index": 0, "function": {"arguments": 'ty": "Paris"}'}}),
+        tool_delta({"index": 1, "type": "function", "function": {"name": "note", "arguments": "{}"}}),  # no id
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    server = serve(lambda h, body: h.sse(events))
+    stream = RemoteLLM(server.url).chat(MESSAGES, LLMOptions(tools=(WEATHER, NOTE)))
+    chunks = [c async for c in stream]
+    made_up = chunks[3].call_id if isinstance(chunks[3], ToolCallDelta) else None
+    assert made_up is not None and made_up.startswith("call_") and len(made_up) == 25
+    assert chunks == [
+        ToolCallDelta(0, "", call_id="call_abc", name="get_weather"),
+        ToolCallDelta(0, '{"ci'),
+        ToolCallDelta(0, 'ty": "Paris"}'),
+        ToolCallDelta(1, "{}", call_id=made_up, name="note"),
+    ]
+    assert stream.tool_calls == [ToolCall("call_abc", "get_weather", '{"city": "Paris"}'), ToolCall(made_up, "note", "{}")]
+
+
+async def test_text_and_a_tool_call_in_one_reply(serve: Callable[[Behaviour], FakeServer]) -> None:
+    events = [delta("Let me check. "),
+              tool_delta({"index": 0, "id": "c1", "function": {"name": "get_weather", "arguments": "{}"}})]
+    server = serve(lambda h, body: h.sse(events))
+    stream = RemoteLLM(server.url).chat(MESSAGES, LLMOptions(tools=(WEATHER,)))
+    assert [c async for c in stream] == ["Let me check. ", ToolCallDelta(0, "{}", call_id="c1", name="get_weather")]
+
+
+async def test_non_streamed_tool_calls(serve: Callable[[Behaviour], FakeServer]) -> None:
+    answer = {"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+        "role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}},
+            {"type": "function", "function": {"name": "note", "arguments": "{}"}},
+        ]}}]}
+    server = serve(lambda h, body: h.send(200, "application/json", json.dumps(answer).encode()))
+    stream = RemoteLLM(server.url).chat(MESSAGES, LLMOptions(tools=(WEATHER, NOTE)))
+    chunks = [c async for c in stream]
+    calls = stream.tool_calls
+    assert [(c.name, c.arguments) for c in calls] == [("get_weather", '{"city": "Rome"}'), ("note", "{}")]
+    assert calls[0].call_id == "call_9" and calls[1].call_id.startswith("call_") and len(chunks) == 2
+
+
+@pytest.mark.parametrize(("tool_calls", "problem"), [
+    ({"index": 0}, "tool_calls is not a list"),
+    (["call"], "not an object"),
+    ([{"id": "c", "function": {"name": "f", "arguments": "{}"}}], "no valid index"),
+    ([{"index": "0", "id": "c", "function": {"name": "f"}}], "no valid index"),
+    ([{"index": True, "id": "c", "function": {"name": "f"}}], "no valid index"),
+    ([{"index": 0, "id": "c", "function": {"name": "f", "arguments": {"city": "Paris"}}}], "arguments is not a string"),
+    ([{"index": 0, "id": 7, "function": {"name": "f"}}], "id is not a string"),
+    ([{"index": 0, "id": "c", "function": "f"}], "function is not an object"),
+    ([{"index": 0, "id": "c", "function": {"arguments": "{}"}}], "its first piece has no name"),
+])
+async def test_malformed_streamed_tool_calls_are_backend_errors(
+    serve: Callable[[Behaviour], FakeServer], tool_calls: Any, problem: str
+) -> None:
+    chunk = {"choices": [{"index": 0, "delta": {"tool_calls": tool_calls}}]}
+    server = serve(lambda h, body: h.sse([chunk]))
+    with pytest.raises(BackendError, match=f"malformed tool call \\({problem}"):
+        async for _ in RemoteLLM(server.url).chat(MESSAGES, LLMOptions(tools=(WEATHER,))):
+            pass
+
+
+@pytest.mark.parametrize(("message", "problem"), [
+    ({"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": {"a": 1}}}]},
+     "malformed tool call \\(arguments is not a string"),
+    ({"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f"}}]}, "malformed tool call \\(no arguments"),
+    ({"role": "assistant", "tool_calls": "f()"}, "malformed tool call \\(tool_calls is not a list"),
+    ("just text", "unexpected response"),
+])
+async def test_malformed_non_streamed_tool_calls_are_backend_errors(
+    serve: Callable[[Behaviour], FakeServer], message: Any, problem: str
+) -> None:
+    answer = {"choices": [{"index": 0, "message": message}]}
+    server = serve(lambda h, body: h.send(200, "application/json", json.dumps(answer).encode()))
+    with pytest.raises(BackendError, match=problem):
+        async for _ in RemoteLLM(server.url).chat(MESSAGES, LLMOptions(tools=(WEATHER,))):
+            pass

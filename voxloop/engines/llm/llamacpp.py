@@ -20,10 +20,12 @@ from typing import Any
 
 from voxloop.engines.base import LLMEngine
 from voxloop.engines.llm.cpu import cpu_flags, missing_features, system_info_features
+from voxloop.engines.llm.llama_steps import Steps
+from voxloop.engines.llm.tools import Plan, Turn, plan, render_turns, tools_prompt, with_tools
 from voxloop.engines.models import embedded_llm_path
 from voxloop.engines.streams import LLMStream
 from voxloop.engines.threads import iterate_in_thread
-from voxloop.engines.types import ChatMessage, LLMOptions
+from voxloop.engines.types import ChatMessage, LLMChunk, LLMOptions
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest, VoxloopError
 
 __all__ = ["LlamaCppLLM"]
@@ -31,7 +33,6 @@ __all__ = ["LlamaCppLLM"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_OPTIONS = LLMOptions()
-Turn = tuple[str, str]  # (role, content)
 
 
 def _cpu_count() -> int:
@@ -197,15 +198,28 @@ class LlamaCppLLM(LLMEngine):
         return len(tokens)
 
     def chat(self, messages: Sequence[ChatMessage], options: LLMOptions = DEFAULT_OPTIONS) -> LLMStream:
-        """Stream text deltas; ``aclose`` (or cancelling the consumer) stops within a token."""
+        """Stream text deltas, or a tool call's pieces when ``options`` offers tools (see
+        :mod:`voxloop.engines.llm.tools`); ``aclose`` (or cancelling the consumer) stops within a
+        token."""
         if not messages:
             raise InvalidRequest("chat needs at least one message", param="messages")
-        conversation = tuple((m.role, m.content) for m in messages)
+        step = plan(messages, options)
+        conversation = render_turns(messages)
+        if options.tools and options.tool_choice != "none":
+            # the tool list stays in the system prompt for every turn of a conversation with
+            # tools, so each turn's prompt extends the last one's (KV cache, pool affinity)
+            conversation = with_tools(conversation, tools_prompt(options.tools))
         stop = threading.Event()
-        deltas = iterate_in_thread(lambda: self._generate(conversation, options, stop), self._executor, stop)
+        deltas = iterate_in_thread(lambda: self._generate(conversation, options, step, stop), self._executor, stop)
         return LLMStream(deltas, on_close=stop.set)
 
-    def _generate(self, conversation: tuple[Turn, ...], options: LLMOptions, stop: threading.Event) -> Iterator[str]:
+    def _count(self) -> None:
+        with self._count_lock:
+            self._tokens_generated += 1
+
+    def _generate(
+        self, conversation: tuple[Turn, ...], options: LLMOptions, step: Plan, stop: threading.Event,
+    ) -> Iterator[LLMChunk]:
         """Runs on a worker thread: borrow an instance, stream deltas until done or stopped."""
         try:
             self.prewarm()
@@ -215,29 +229,21 @@ class LlamaCppLLM(LLMEngine):
             raise BackendUnavailable(f"cannot load the llama.cpp model: {e}") from e
         assert self._pool is not None
         slot = self._pool.acquire(conversation)
-        reply: list[str] = []
+        steps = Steps(slot.llama, conversation, options, stop, self._count)
         try:
-            chunks = slot.llama.create_chat_completion(
-                messages=[{"role": role, "content": content} for role, content in conversation],
-                stream=True,
-                temperature=options.temperature,
-                top_p=options.top_p,
-                max_tokens=options.max_tokens,
-                stop=list(options.stop),
-                seed=options.seed,
-            )
-            try:
-                for chunk in chunks:
-                    with self._count_lock:
-                        self._tokens_generated += 1
-                    if stop.is_set():
-                        return
-                    delta = chunk["choices"][0]["delta"].get("content")
-                    if delta:
-                        reply.append(delta)
-                        yield delta
-            finally:
-                chunks.close()  # leaves llama.cpp's generator (and its state) consistent
+            choice: str | None = step.reply
+            if step.kind == "call":
+                choice = step.choices[0]
+            elif step.kind == "decide":
+                choice = steps.decide(step)
+            if choice is None:  # stopped while deciding
+                return
+            if choice == step.reply:
+                yield from steps.text()
+            else:
+                yield from steps.call(next(t for t in options.tools if t.name == choice))
+        except VoxloopError:
+            raise
         except ValueError as e:
             if "exceed context window" in str(e):
                 raise BackendError(f"prompt too long: {e}", code="context_length_exceeded", retryable=False) from e
@@ -245,4 +251,4 @@ class LlamaCppLLM(LLMEngine):
         except Exception as e:
             raise BackendError(f"llama.cpp generation failed: {e}") from e
         finally:
-            self._pool.release(slot, (*conversation, ("assistant", "".join(reply))))
+            self._pool.release(slot, (*conversation, ("assistant", "".join(steps.said))))
