@@ -119,25 +119,59 @@ async def test_a_forced_call_streams_its_id_name_then_the_arguments() -> None:
     assert llm._pool._slots[0].history[-1] == ("assistant", 'Calling get_weather({"city": "Paris"})')
 
 
-async def test_auto_asks_whether_to_call_then_which_tool() -> None:
-    fake = ToolLlama(script(yes_no="yes", name="get_time", arguments=('{"tz": "UTC"}',)))
+def lean(monkeypatch: pytest.MonkeyPatch, p: float) -> list[str]:
+    """The model's P(yes) to the tool question is ``p``; returns the prompts it was asked."""
+    asked: list[str] = []
+
+    def probability(llama: ToolLlama, tokens: list[int]) -> float:
+        asked.append(llama._text)
+        return p
+
+    monkeypatch.setattr(llama_steps, "yes_probability", probability)
+    return asked
+
+
+UNNAMED = [ChatMessage("system", "Be brief."), ChatMessage("user", "Is it hot in Paris?")]
+
+
+async def test_auto_asks_whether_to_call_then_which_tool(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = lean(monkeypatch, 0.7)
+    fake = ToolLlama(script(name="get_time", arguments=('{"tz": "UTC"}',)))
     llm = FakeLlamaLLM(fake)
-    chunks, calls = await collect(llm, ASKED, LLMOptions(tools=(WEATHER, TIME)))
+    chunks, calls = await collect(llm, UNNAMED, LLMOptions(tools=(WEATHER, TIME)))
     assert [c.name for c in calls] == ["get_time"] and calls[0].arguments == '{"tz": "UTC"}'
-    (ask, g1, _), (pick, g2, _), (args, _, _) = fake.completions
-    assert ask.endswith("<|im_start|>assistant\n" + ASK_PREFIX) and g1 == 'root ::= "yes" | "no"\n'
+    [ask] = asked
+    assert ask.endswith("<|im_start|>assistant\n" + ASK_PREFIX)
+    (pick, g2, _), (args, _, _) = fake.completions
     assert pick.endswith("<|im_start|>assistant\n") and g2 == 'root ::= "get_weather" | "get_time"\n'
     assert args.endswith("Calling get_time(")
 
 
-async def test_auto_answering_no_replies_in_words_with_the_tool_list_in_the_prompt() -> None:
+@pytest.mark.parametrize(("p", "messages", "called"), [
+    (0.3, UNNAMED, None),  # leans no, names no tool: reply
+    (0.3, ASKED, "get_weather"),  # "Weather in Paris?" names get_weather: a weak yes is enough
+    (0.1, ASKED, None),  # a firm no wins even then
+    (0.6, ASKED, "get_weather"),  # the named tool, without asking which
+])
+async def test_the_decision_weighs_the_models_lean_and_what_the_request_names(
+        monkeypatch: pytest.MonkeyPatch, p: float, messages: list[ChatMessage], called: str | None) -> None:
+    lean(monkeypatch, p)
+    fake = ToolLlama(script())
+    _, calls = await collect(FakeLlamaLLM(fake), messages, LLMOptions(tools=(WEATHER, TIME)))
+    assert [c.name for c in calls] == ([called] if called else [])
+    assert not [g for _, g, _ in fake.completions if g.startswith('root ::= "get_weather" |')]
+
+
+async def test_auto_answering_no_replies_in_words_with_the_tool_list_in_the_prompt(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    lean(monkeypatch, 0.05)
     fake = ToolLlama(script(yes_no="no"))
     llm = FakeLlamaLLM(fake)
     chunks, calls = await collect(llm, ASKED, LLMOptions(tools=(WEATHER,)))
     assert chunks == ["t0 ", "t1 ", "t2 "] and calls == []
     [(messages, kw)] = fake.calls
     assert "You can call these tools:" in messages[0]["content"] and kw["repeat_penalty"] == 1.1
-    assert len(fake.completions) == 1  # the yes/no question only
+    assert fake.completions == []  # the yes/no question is scored, not generated
 
 
 async def test_required_with_one_tool_calls_it_without_asking() -> None:

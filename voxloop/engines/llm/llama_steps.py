@@ -19,18 +19,21 @@ from voxloop.engines.llm.repetition import MAX_UNIT, looping
 from voxloop.engines.llm.tools import (
     ASK_PREFIX,
     JSON_OBJECT_GBNF,
+    YES_LEAN,
+    YES_MENTIONED,
     YES_NO,
     Plan,
     Turn,
     arguments_grammar,
     call_prefix,
     decision_grammar,
+    mentioned,
     new_call_id,
 )
 from voxloop.engines.types import LLMChunk, LLMOptions, ToolCallDelta, ToolSpec
 from voxloop.errors import BackendError
 
-__all__ = ["Steps", "grammar_parses"]
+__all__ = ["Steps", "grammar_parses", "yes_probability"]
 
 logger = logging.getLogger(__name__)
 
@@ -145,13 +148,34 @@ class Steps:
             return next((c for c in choices if written and c.startswith(written)), choices[0])
         return written
 
+    def _yes_probability(self) -> float | None:
+        """P(yes) against no as the assistant's answer to ``ASK_PREFIX`` (None: no template)."""
+        tokens = self._prompt(ASK_PREFIX)
+        if tokens is None:
+            return None
+        self.count()
+        return yes_probability(self.llama, tokens)
+
+    def _last_user(self) -> str:
+        return next((text for role, text in reversed(self.turns) if role == "user"), "")
+
     def decide(self, step: Plan) -> str | None:
         """``step.reply`` or the name of the tool to call (None if stopped meanwhile)."""
         names = tuple(c for c in step.choices if c != step.reply)
+        hinted = mentioned(names, self._last_user())
         if step.reply in step.choices:  # auto: a tool at all?
-            answer = self._pick(YES_NO, ASK_PREFIX)
-            if answer != "yes":
-                return None if answer is None else step.reply
+            p = self._yes_probability()
+            if p is None:
+                answer = self._pick(YES_NO, ASK_PREFIX)
+                if answer != "yes":
+                    return None if answer is None else step.reply
+            elif not (p > YES_LEAN or (hinted and p > YES_MENTIONED)):
+                logger.info("llama.cpp tool decision: reply (P(yes) %.2f, mentioned %s)", p, hinted or "none")
+                return step.reply
+            if self.stop.is_set():
+                return None
+        if len(hinted) == 1:
+            return hinted[0]
         return names[0] if len(names) == 1 else self._pick(names)
 
     def call(self, spec: ToolSpec) -> Iterator[LLMChunk]:
@@ -187,6 +211,25 @@ class Steps:
         if not valid:
             raise BackendError(f"the model's arguments for {spec.name} were cut short (max_tokens "
                                f"{self.options.max_tokens}, or a repetition loop): {text[:200]!r}")
+
+
+def yes_probability(llama: Any, tokens: list[int]) -> float:
+    """Evaluate ``tokens`` (reusing the instance's cached prefix) and compare the next-token
+    logits of ``yes`` and ``no``: P(yes) among the two."""
+    import math
+
+    import llama_cpp
+
+    common = 0
+    for a, b in zip(llama._input_ids, tokens[:-1], strict=False):
+        if a != b:
+            break
+        common += 1
+    llama.n_tokens = common  # eval() drops the KV cache past it
+    llama.eval(tokens[common:])
+    logits = llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1)
+    yes, no = (llama.tokenize(w.encode(), add_bos=False)[0] for w in YES_NO)
+    return 1 / (1 + math.exp(float(logits[no]) - float(logits[yes])))
 
 
 @functools.lru_cache(maxsize=8)
