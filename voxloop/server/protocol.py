@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from voxloop.errors import InvalidRequest
+from voxloop.server.scenes import scene_echo
 from voxloop.session.config import SessionConfig, TranscriptionConfig, TurnDetection
 
 __all__ = ["apply_session_update", "session_object"]
@@ -226,6 +227,7 @@ def session_object(cfg: SessionConfig, session_id: str, model: str) -> dict[str,
             "max_output_tokens": echo.get("max_output_tokens", cfg.max_output_tokens),
             **{k: echo[k] for k in _ECHOED},
         }
-    if cfg.voxloop_events:  # our extension block only for clients that opted in
-        out["voxloop"] = {"events": True}
+    ext = {**({"events": True} if cfg.voxloop_events else {}), **scene_echo(cfg)}
+    if ext:  # our extension block only for clients that opted in (events, persona, preset)
+        out["voxloop"] = ext
     return out

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from voxloop.dialogue.persona import Persona
+from voxloop.dialogue.preset import Preset, ServerToolDecl
+
 __all__ = ["SessionConfig", "TranscriptionConfig", "TurnDetection"]
 
 
@@ -50,6 +53,12 @@ class SessionConfig:
     history_tokens: int = 1200
     hotwords: tuple[str, ...] = ()
     voxloop_events: bool = False  # send voxloop.* extension events (session.voxloop.events)
+    # scenes (docs/presets-and-personas.md): the first reply of an empty conversation speaks
+    # ``greeting`` verbatim; a preset's webhook tools are kept as data for the tool runner
+    greeting: str | None = None
+    persona: Persona | None = field(default=None, compare=False)
+    preset: Preset | None = field(default=None, compare=False)
+    server_tools: tuple[ServerToolDecl, ...] = ()
     # accepted-but-unused client fields (tracing, include, noise_reduction, tools…), echoed as sent
     echo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

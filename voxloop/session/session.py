@@ -27,6 +27,7 @@ from voxloop.engines.types import (
     TTSOptions,
 )
 from voxloop.errors import InvalidRequest, VoxloopError
+from voxloop.session.canned import greet
 from voxloop.session.config import SessionConfig
 from voxloop.session.conversation import ConversationLog
 from voxloop.session.events import (
@@ -275,6 +276,7 @@ class Session:
         if wants_reply:
             messages = self.conversation.messages(self.config.history_tokens, self.stack.llm.count_tokens)
             reply = self._new_reply([*messages, ChatMessage("user", text)])
+            greet(reply, self.config.greeting, self.conversation)
             reply.metrics.asr_final_ms = asr_ms
             reply.metrics.speculative = turn.speculative
             turn.reply = reply
@@ -298,7 +300,7 @@ class Session:
             output=self.output, llm=self.stack.llm, tts=self.stack.tts, messages=messages,
             llm_options=LLMOptions(max_tokens=overrides.get("max_output_tokens") or cfg.max_output_tokens,
                                    temperature=cfg.temperature),
-            tts_options=TTSOptions(voice=None, speed=cfg.speed),
+            tts_options=TTSOptions(voice=cfg.voice, speed=cfg.speed),
             audio_out="audio" in modalities, output_rate=cfg.output_rate,
             on_gate_open=self._on_gate_open, on_end=self._on_reply_end,
         )
@@ -353,6 +355,7 @@ class Session:
         if instructions:
             messages = [ChatMessage("system", instructions), *[m for m in messages if m.role != "system"]]
         reply = self._new_reply(messages, **overrides)
+        greet(reply, self.config.greeting, self.conversation)
         self._launch_reply(reply)
         await self._take_floor(reply)
 
