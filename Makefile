@@ -70,7 +70,7 @@ lint: setup
 # Every benchmark (about 45 minutes on 2 cores; run it on a quiet machine), then docs/benchmarks.md.
 bench: setup
 	$(PY) bench/asr.py && $(PY) bench/tts.py && $(PY) bench/llm.py
-	$(PY) bench/realtime.py && $(PY) bench/dictation.py
+	$(PY) bench/realtime.py && $(PY) bench/dictation.py && $(PY) bench/persona.py
 	$(PY) bench/report.py
 
 clean:

@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--text", default="What is the capital of France?")
     _add_engine_flags(d, ("asr", "llm", "tts"))
 
+    pr = sub.add_parser("presets", help="list the built-in scene presets (--show NAME prints one)")
+    pr.add_argument("--show", default=None, metavar="NAME", help="print one preset: a name or a .toml file")
+
     v = sub.add_parser("serve", help="run the realtime and REST server",
                        description="Run the realtime and REST server. Settings come from defaults < "
                                    "--config FILE < VOXLOOP_* environment < flags (docs/configuration.md).")

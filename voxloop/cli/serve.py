@@ -14,8 +14,10 @@ from typing import Any
 
 from voxloop.cli.keys import api_key_options
 from voxloop.cli.printconfig import render_toml
+from voxloop.cli.scenes import load_scenes
 from voxloop.cli.settings import STAGES, Settings, flag_values, load_settings
 from voxloop.engines.stack import EngineSpecs
+from voxloop.engines.tts.voices import parse_voices
 from voxloop.engines.tuning import available_cores
 from voxloop.errors import InvalidRequest
 
@@ -33,8 +35,9 @@ def engine_specs(settings: Settings, environ: Mapping[str, str], cores: int | No
         if opts:
             options[stage] = opts
     s = settings.stages
+    voices = parse_voices(str(settings.values["voices"])) if settings.values.get("voices") else {}
     return EngineSpecs(vad=s["vad"].backend, asr=s["asr"].backend, llm=s["llm"].backend, tts=s["tts"].backend,
-                       turn=s["turn"].backend, options=options)
+                       turn=s["turn"].backend, options=options, voices=tuple(voices.items()))
 
 
 def load_vocabulary(path: str | None) -> object | None:
@@ -64,8 +67,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
     specs = engine_specs(settings, os.environ)
     vocabulary = load_vocabulary(settings.vocabulary)
+    scenes = load_scenes(settings.values)  # cards and presets are checked before any model loads
     logger.info("%d cores; engines: %s", available_cores(), _describe(specs))
     from voxloop.server.run import serve
 
     return serve(specs, settings.server, host=settings.host, port=settings.port,
-                 prewarm=settings.prewarm, vocabulary=vocabulary)
+                 prewarm=settings.prewarm, vocabulary=vocabulary, scenes=scenes)

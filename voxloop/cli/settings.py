@@ -64,6 +64,14 @@ def _keys() -> tuple[Key, ...]:
         Key("instructions", str, base.instructions, "default system prompt", "--instructions"),
         Key("vocabulary", str, None, "domain vocabulary file, one term per line: biases recognition "
             "and corrects near-miss spellings (relative to the config file)", "--vocabulary"),
+        Key("persona", str, None, "persona: a Character Card V2 JSON file; its first_mes greets, its "
+            "fields make the instructions (relative to the config file)", "--persona"),
+        Key("personas", str, None, "directory of character cards (*.json) that sessions may pick by name "
+            "(session.voxloop.persona)", "--personas"),
+        Key("preset", str, None, "scene preset: a built-in name (voxloop presets) or a .toml file",
+            "--preset"),
+        Key("voices", str, None, "named TTS voices, NAME=SPEC,... (a Piper .onnx path or espeak:VOICE; "
+            "in the file, a [voices] table); 'joe' is the embedded voice", "--voices"),
         Key("prewarm", bool, True, "load and warm every model before accepting connections", "--prewarm"),
         Key("threads", int, 0, "default threads per worker for every engine (0 = auto)", "--threads", low=0),
     ]
@@ -158,7 +166,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                                help=text)
         else:
             metavar = ("SPEC" if key.name.endswith(".backend") else "N" if key.kind in (int, float)
-                       else {"instructions": "TEXT", "vocabulary": "FILE"}.get(key.name))
+                       else {"instructions": "TEXT", "vocabulary": "FILE", "persona": "CARD.json",
+                             "personas": "DIR", "preset": "NAME|FILE", "voices": "NAME=SPEC,..."}.get(key.name))
             group.add_argument(key.flag, dest=key.name, default=None, type=key.kind, metavar=metavar, help=text)
 
 
@@ -232,7 +241,10 @@ def read_config_file(path: str) -> dict[str, Value]:
     for name, value in doc.items():
         if name == "tools":  # [[tools]]: read_config_tools
             continue
-        if name in STAGES and isinstance(value, str):
+        if name == "voices" and isinstance(value, dict):  # [voices] name = "spec": the flag's form
+            flat[name] = ",".join(f"{k}={_relative(path, v) if isinstance(v, str) else v}"
+                                  for k, v in value.items())
+        elif name in STAGES and isinstance(value, str):
             flat[f"{name}.backend"] = value  # llm = "openai:..." is short for [llm] backend = ...
         elif name in _TABLES:
             if not isinstance(value, dict):
@@ -245,9 +257,20 @@ def read_config_file(path: str) -> dict[str, Value]:
         if name not in _BY_NAME:
             raise _unknown(name, path)
         out[name] = _check_type(_BY_NAME[name], value, path)
-    if isinstance(out.get("vocabulary"), str):  # relative to the file, not to the working directory
-        out["vocabulary"] = str(Path(path).parent / Path(str(out["vocabulary"])).expanduser())
+    for name in ("vocabulary", "persona", "personas", "preset"):  # relative to the file, not the cwd
+        value = out.get(name)
+        if isinstance(value, str) and (name != "preset" or value.endswith(".toml")):
+            out[name] = str(Path(path).parent / Path(value).expanduser())
     return out
+
+
+def _relative(path: str, spec: str) -> str:
+    """A ``[voices]`` entry's .onnx path, relative to the config file."""
+    head, sep, tail = spec.rpartition(":")
+    target = tail if sep and head == "piper" else spec if not sep else ""
+    if target.endswith(".onnx") and not Path(target).expanduser().is_absolute():
+        return (f"{head}:" if sep else "") + str(Path(path).parent / target)
+    return spec
 
 
 def _from_env(key: Key, raw: str) -> Value:
@@ -315,6 +338,13 @@ def _validate(values: Mapping[str, Value | None], origins: Mapping[str, str]) ->
                 parse_base_url(arg, f"openai {stage}")
         except InvalidRequest as e:
             raise SettingsError(f"{origins[name]}: '{name}': {e.message}") from e
+    if values.get("voices"):
+        from voxloop.engines.tts.voices import parse_voices
+
+        try:
+            parse_voices(str(values["voices"]))
+        except InvalidRequest as e:
+            raise SettingsError(f"{origins['voices']}: {e.message}") from e
 
 
 def _build(values: dict[str, Value | None], origins: dict[str, str], tools: tuple[ServerTool, ...] = ()) -> Settings:

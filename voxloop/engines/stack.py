@@ -27,6 +27,8 @@ class EngineSpecs:
     turn: str = DEFAULTS["turn"]
     # per-stage constructor keyword arguments, e.g. {"llm": {"workers": 2}}
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # named TTS voices (name, backend spec): TTSOptions.voice picks one (engines/tts/voices.py)
+    voices: tuple[tuple[str, str], ...] = ()
 
 
 class EngineStack:
@@ -41,7 +43,12 @@ class EngineStack:
         with self._lock:
             if stage not in self._engines:
                 spec = getattr(self.specs, stage)
-                self._engines[stage] = create_engine(stage, spec, **self.specs.options.get(stage, {}))
+                engine = create_engine(stage, spec, **self.specs.options.get(stage, {}))
+                if stage == "tts":  # named voices; an unknown name means the default voice
+                    from voxloop.engines.tts.voices import build_voice_bank
+
+                    engine = build_voice_bank(cast(TTSEngine, engine), spec, dict(self.specs.voices))
+                self._engines[stage] = engine
             return self._engines[stage]
 
     @property

@@ -8,6 +8,7 @@ from typing import Any
 from voxloop.dialogue.tools import parse_tool_choice, parse_tools, tool_choice_wire, tool_wire
 from voxloop.errors import InvalidRequest
 from voxloop.server.emotion_config import emotion_object, parse_emotion
+from voxloop.server.scenes import scene_echo
 from voxloop.session.config import SessionConfig, TranscriptionConfig, TurnDetection
 
 __all__ = ["apply_session_update", "session_object"]
@@ -238,6 +239,7 @@ def session_object(cfg: SessionConfig, session_id: str, model: str) -> dict[str,
             "tools": [tool_wire(t) for t in cfg.tools], "tool_choice": tool_choice_wire(cfg.tool_choice),
             **{k: echo[k] for k in _ECHOED},
         }
-    if cfg.voxloop_events:  # our extension block only for clients that opted in
-        out["voxloop"] = {"events": True, **emotion_object(cfg.emotion)}
+    ext = {**({"events": True, **emotion_object(cfg.emotion)} if cfg.voxloop_events else {}), **scene_echo(cfg)}
+    if ext:  # our extension block only for clients that opted in (events, persona, preset)
+        out["voxloop"] = ext
     return out

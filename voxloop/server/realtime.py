@@ -18,9 +18,9 @@ from voxloop.dialogue.tools import parse_tool_choice, parse_tools
 from voxloop.errors import InvalidRequest, OverloadedError, VoxloopError
 from voxloop.server.pacer import Pacer
 from voxloop.server.protocol import apply_session_update, session_object
+from voxloop.server.scenes import base_session_config
 from voxloop.server.state import ServerState
 from voxloop.server.wire import error_event, event, render
-from voxloop.session.config import SessionConfig
 from voxloop.session.events import new_id
 from voxloop.session.session import Session
 
@@ -65,8 +65,11 @@ class Connection:
 
 
 async def _session_update(c: Connection, d: dict[str, Any]) -> None:
-    cfg = apply_session_update(c.session.config, d.get("session"))
+    base = base_session_config(c.state.config, c.session.config.type == "transcription")
+    cfg = c.state.scenes.update(c.session.config, base, d.get("session"))  # explicit fields win:
+    cfg = apply_session_update(cfg, d.get("session"))
     c.session.apply_config(cfg)
+    c.session.vocabulary = c.state.scenes.vocabulary(cfg.preset, c.state.vocabulary)
     c.output.control(c.session_event("session.updated"))
 
 
@@ -264,12 +267,10 @@ async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: 
         except (WebSocketDisconnect, RuntimeError, OSError):
             closed = True
 
-    config = SessionConfig(type="transcription" if transcription else "realtime",
-                           instructions=state.config.instructions, history_tokens=state.config.history_tokens,
-                           server_tools=state.config.server_tools)
+    config = state.scenes.initial(base_session_config(state.config, transcription))
     output = Pacer(send, extensions=lambda: session.config.voxloop_events)
     session = Session(state.stack, state.scheduler, output, config)
-    session.vocabulary = state.vocabulary
+    session.vocabulary = state.scenes.vocabulary(config.preset, state.vocabulary)
     conn = Connection(ws, state, session, output, model)
     try:
         async with asyncio.TaskGroup() as tg:

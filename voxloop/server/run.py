@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from voxloop.engines.stack import EngineSpecs, EngineStack
 from voxloop.server.config import ServerConfig
+from voxloop.server.scenes import Scenes
 
 __all__ = ["serve"]
 
@@ -20,14 +21,18 @@ def serve(
     port: int = 8000,
     prewarm: bool = True,
     vocabulary: object | None = None,
+    scenes: Scenes | None = None,
 ) -> int:
-    """Serve until interrupted. ``vocabulary`` is a ``voxloop.dialogue.vocabulary.Vocabulary``."""
+    """Serve until interrupted. ``vocabulary`` is a ``voxloop.dialogue.vocabulary.Vocabulary``;
+    ``scenes`` the personas and presets sessions may choose (and the defaults)."""
     import uvicorn
 
     from voxloop.server.app import create_app
 
     app = create_app(EngineStack(specs), config, prewarm=prewarm)
     app.state.voxloop.vocabulary = vocabulary
+    if scenes is not None:
+        app.state.voxloop.scenes = scenes
     print(f"voxloop listening on http://{host}:{port}  (browser client at /, "
           f"realtime at ws://{host}:{port}/v1/realtime)", flush=True)
     # uvicorn drops larger frames outright; below this ceiling the realtime endpoint answers a

@@ -8,6 +8,7 @@ import logging
 from voxloop.engines.stack import EngineStack
 from voxloop.errors import VoxloopError
 from voxloop.server.config import ServerConfig
+from voxloop.server.scenes import Scenes
 from voxloop.session.transcriber import ASRScheduler
 
 __all__ = ["ServerState"]
@@ -21,6 +22,7 @@ class ServerState:
         self.config = config
         self.active_sessions = 0
         self.vocabulary: object | None = None  # voxloop.dialogue.vocabulary.Vocabulary
+        self.scenes = Scenes()  # personas and presets (set by the CLI at start)
         self._scheduler: ASRScheduler | None = None
 
     @property

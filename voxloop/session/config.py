@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from voxloop.dialogue.emotion import EmotionSettings
+from voxloop.dialogue.persona import Persona
+from voxloop.dialogue.preset import Preset
 from voxloop.dialogue.tools import ServerTool
 from voxloop.engines.types import ToolSpec
 
@@ -58,6 +60,11 @@ class SessionConfig:
     tool_choice: str = "auto"  # auto | none | required | a tool's name
     server_tools: tuple[ServerTool, ...] = ()  # the deployment's webhooks: voxloop runs them
     emotion: EmotionSettings = field(default_factory=EmotionSettings)  # session.voxloop.emotion
+    # scenes (docs/presets-and-personas.md): the first reply of an empty conversation speaks
+    # ``greeting`` verbatim; a preset's webhook tools join ``server_tools``
+    greeting: str | None = None
+    persona: Persona | None = field(default=None, compare=False)
+    preset: Preset | None = field(default=None, compare=False)
     # accepted-but-unused client fields (tracing, include, noise_reduction, tools…), echoed as sent
     echo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

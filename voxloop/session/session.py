@@ -13,7 +13,7 @@ import asyncio
 import collections
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from voxloop.aio import cancel_and_wait, create_named_task, now
@@ -27,7 +27,7 @@ from voxloop.engines.types import (
     TTSOptions,
 )
 from voxloop.errors import InvalidRequest, VoxloopError
-from voxloop.session.canned import CannedLLM
+from voxloop.session.canned import CannedLLM, greet
 from voxloop.session.config import SessionConfig
 from voxloop.session.conversation import ConversationLog
 from voxloop.session.emotion import EmotionTracker
@@ -283,6 +283,7 @@ class Session:
             reply = self._new_reply([*messages, *self.emotion.messages(self.config.emotion, emo),
                                      ChatMessage("user", text)],
                                     tts_options=self.emotion.tts_options(self.config.emotion, emo, self.config.speed))
+            greet(reply, self.config.greeting, self.conversation)
             reply.metrics.asr_final_ms = asr_ms
             reply.metrics.speculative = turn.speculative
             turn.reply = reply
@@ -312,7 +313,7 @@ class Session:
             llm_options=LLMOptions(max_tokens=overrides.get("max_output_tokens") or cfg.max_output_tokens,
                                    temperature=cfg.temperature, tools=tools,
                                    tool_choice=overrides.get("tool_choice") or cfg.tool_choice),
-            tts_options=overrides.get("tts_options") or TTSOptions(voice=None, speed=cfg.speed),
+            tts_options=replace(overrides.get("tts_options") or TTSOptions(speed=cfg.speed), voice=cfg.voice),
             audio_out="audio" in modalities, output_rate=cfg.output_rate,
             on_gate_open=self._on_gate_open, on_end=self._on_reply_end,
             on_item=self.log.output_item_started, on_item_done=self.log.function_call_done,
@@ -368,6 +369,7 @@ class Session:
         if instructions:
             messages = [ChatMessage("system", instructions), *[m for m in messages if m.role != "system"]]
         reply = self._new_reply(messages, **overrides)
+        greet(reply, self.config.greeting, self.conversation)
         self._launch_reply(reply)
         await self._take_floor(reply)
 
