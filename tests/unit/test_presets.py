@@ -38,7 +38,7 @@ def test_the_builtin_presets_load() -> None:
     assert (tool.spec.name, tool.url, tool.timeout_s, tool.filler) == (
         "lookup_order", "http://127.0.0.1:8089/orders", 5.0, "Let me look that up.")
     assert tool.spec.parameters["required"] == ["order_id"]
-    assert tool.parameters["properties"]["order_id"]["type"] == "string"
+    assert tool.spec.parameters["properties"]["order_id"]["type"] == "string"
 
 
 def _write(tmp_path: Path, text: str) -> Path:
