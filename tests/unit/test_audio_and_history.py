@@ -71,6 +71,23 @@ def test_history_budget_keeps_system_and_newest() -> None:
     assert sum(len(m.content.split()) for m in msgs) <= 200 + 10
 
 
+def test_history_window_keeps_its_start_until_it_outgrows_the_budget() -> None:
+    """Trimming drops many old turns at once, so the prompt's prefix (the model's KV cache)
+    stays the same for the turns in between instead of changing every turn."""
+    count = lambda t: len(t.split())  # noqa: E731
+    conv = Conversation("system prompt")
+    firsts, sizes = [], []
+    for i in range(40):
+        conv.add("user", f"question {i} " * 5)
+        conv.add("assistant", f"answer {i} " * 5)
+        msgs = conv.messages(200, count)
+        firsts.append(msgs[1].content)
+        sizes.append(sum(count(m.content) + 4 for m in msgs))
+    changes = sum(a != b for a, b in zip(firsts, firsts[1:], strict=False))
+    assert 3 <= changes <= 12  # every ~4 turns (100 tokens freed, 28 added a turn), not on every turn
+    assert max(sizes) <= 200 and min(sizes[10:]) >= 200 * 0.4
+
+
 def test_truncate_keeps_heard_text() -> None:
     conv = Conversation()
     item = conv.add("assistant", "a long reply that was cut")

@@ -9,10 +9,11 @@ from typing import Literal
 
 from voxloop.engines.types import ChatMessage, ToolCall
 
-__all__ = ["Conversation", "Item"]
+__all__ = ["TRIM_TO", "Conversation", "Item"]
 
 Role = Literal["user", "assistant", "system"]
 Kind = Literal["message", "function_call", "function_call_output"]
+TRIM_TO = 0.5  # a history over its token budget is cut to this share of it (``messages``)
 _ids = itertools.count(1)
 
 
@@ -53,6 +54,7 @@ class Conversation:
         self.instructions = instructions
         self.items: list[Item] = []
         self._max_items = max_items
+        self._window: str | None = None  # the first item ``messages`` shows (see there)
 
     def add(self, role: Role, text: str, *, item_id: str | None = None,
             status: Literal["in_progress", "completed", "incomplete"] = "completed", audio: bool = False,
@@ -116,20 +118,25 @@ class Conversation:
         self.items.clear()
 
     def messages(self, budget_tokens: int, count_tokens: Callable[[str], int]) -> list[ChatMessage]:
-        """System prompt + the newest items that fit in ``budget_tokens``."""
-        out: list[ChatMessage] = []
-        used = 0
-        if self.instructions:
-            used += count_tokens(self.instructions) + 4
-        for item in reversed(self.items):
-            if item.blank or (item.type == "function_call" and item.status == "in_progress"):
-                continue
-            cost = count_tokens(item.text + item.arguments) + 4
-            if out and used + cost > budget_tokens:
-                break
-            used += cost
-            out.append(item.chat_message())
-        out.reverse()
+        """System prompt + the items of the window that fits in ``budget_tokens``.
+
+        The window's first item stays the same from call to call until the history outgrows the
+        budget; then the oldest items go until it fills only ``TRIM_TO`` of it. Trimming one item
+        per turn would change the start of every prompt, and a model's KV cache only helps with
+        an unchanged prefix: on a 2-core CPU the embedded model then re-read ~1,000 tokens (about
+        10 s) before every reply of a long conversation."""
+        used = count_tokens(self.instructions) + 4 if self.instructions else 0
+        shown = [i for i in self.items if not (i.blank or (i.type == "function_call" and i.status == "in_progress"))]
+        costs = [count_tokens(i.text + i.arguments) + 4 for i in shown]
+        ids = [i.id for i in shown]
+        start = ids.index(self._window) if self._window in ids else 0
+        total = used + sum(costs[start:])
+        if total > budget_tokens:
+            while start < len(shown) - 1 and total > budget_tokens * TRIM_TO:
+                total -= costs[start]
+                start += 1
+        self._window = ids[start] if shown else None
+        out = [i.chat_message() for i in shown[start:]]
         # a chat must not start with an assistant turn (small instruct models) or a tool result
         while out and out[0].role in ("assistant", "tool"):
             out.pop(0)
