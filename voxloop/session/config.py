@@ -51,7 +51,7 @@ class SessionConfig:
     transcription: TranscriptionConfig | None = field(default_factory=TranscriptionConfig)
     voice: str = "joe"
     speed: float = 1.0
-    max_output_tokens: int = 200
+    max_output_tokens: int = 120  # about 90 words, 30-40 s of speech: a spoken reply, not an essay
     temperature: float = 0.4  # coherent spoken answers from small models
     history_tokens: int = 1200
     hotwords: tuple[str, ...] = ()
