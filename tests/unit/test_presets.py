@@ -58,12 +58,34 @@ def _write(tmp_path: Path, text: str) -> Path:
     ('name = "x"\ndescription = "d"\n[turn_detection]\nsilence_duration_ms = 5\n', "silence_duration_ms' must be"),
     ('name = "x"\ndescription = "d"\n[[tools]]\nname = "t"\ndescription = "d"\nurl = "ftp://h"\n', "http://"),
     ('name = = "x"\n', "invalid TOML"),
+    ('name = "x"\ndescription = "d"\n[emotion]\nfurious = { speed = 0.9 }\n', "unknown emotion label 'furious'"),
+    ('name = "x"\ndescription = "d"\n[emotion]\nangry = { speed = 9 }\n', "angry: speed must be"),
+    ('name = "x"\ndescription = "d"\n[emotion]\nangry = { noise_scale = 5 }\n', "noise_scale must be"),
 ])
 def test_bad_presets_name_the_key_and_file(tmp_path: Path, text: str, needle: str) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(InvalidRequest) as info:
         load_preset(path)
     assert needle in info.value.message and info.value.message.startswith(str(path))
+
+
+def test_a_preset_and_a_persona_shape_the_delivery_per_emotion() -> None:
+    from voxloop.dialogue.emotion import Delivery
+    from voxloop.dialogue.persona import parse_card
+
+    preset = builtin_presets()["customer-service"]
+    cfg = apply_scene(BASE, BASE, preset, None)
+    table = dict(cfg.emotion.deliveries)
+    assert table["angry"] == Delivery(0.9, 0.45) and table["frustrated"] == Delivery(0.92, 0.5)
+    assert table["happy"] == dict(BASE.emotion.deliveries)["happy"]  # the rest: the defaults
+    card = parse_card({"spec": "chara_card_v2", "data": {"name": "Kai", "extensions": {"voxloop": {
+        "emotion": {"angry": {"speed": 0.8}}}}}}, "card")
+    both = apply_scene(BASE, BASE, preset, card)
+    assert dict(both.emotion.deliveries)["angry"] == Delivery(0.8, None)  # the persona wins
+    assert apply_scene(cfg, BASE, None, None).emotion == BASE.emotion  # leaving the scene resets it
+    with pytest.raises(InvalidRequest, match="extensions.voxloop.emotion"):
+        parse_card({"spec": "chara_card_v2", "data": {"name": "Kai", "extensions": {"voxloop": {
+            "emotion": {"grumpy": {"speed": 0.8}}}}}}, "card")
 
 
 def test_preset_and_persona_combine() -> None:

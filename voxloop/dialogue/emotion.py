@@ -220,8 +220,13 @@ class EmotionSettings:
                 unknown = set(value) - {"speed", "noise_scale"}
                 if unknown:
                     raise ValueError(f"unknown delivery field(s) {sorted(unknown)}: use speed, noise_scale")
-                merged[label] = Delivery(float(value.get("speed", 1.0)),
-                                         None if value.get("noise_scale") is None else float(value["noise_scale"]))
+                speed, noise = value.get("speed", 1.0), value.get("noise_scale")
+                if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0.25 <= speed <= 4.0:
+                    raise ValueError(f"{label}: speed must be a number between 0.25 and 4")
+                if noise is not None and (isinstance(noise, bool) or not isinstance(noise, int | float)
+                                          or not 0.0 <= noise <= 2.0):
+                    raise ValueError(f"{label}: noise_scale must be a number between 0 and 2")
+                merged[label] = Delivery(float(speed), None if noise is None else float(noise))
         return EmotionSettings(self.enabled, self.hint, self.delivery, self.min_confidence, tuple(merged.items()))
 
     def hint_for(self, emotion: Emotion | None) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voxloop.dialogue.emotion import EmotionSettings
 from voxloop.errors import InvalidRequest
 
 __all__ = ["DEFAULT_USER", "Persona", "load_card", "loads_card", "parse_card", "substitute"]
@@ -71,6 +72,12 @@ class Persona:
     def speed(self) -> float | None:
         v = self._ours.get("speed")
         return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    @property
+    def emotion(self) -> dict[str, Any] | None:
+        """Its delivery per user emotion (``extensions.voxloop.emotion``: label -> {speed, noise_scale})."""
+        v = self._ours.get("emotion")
+        return v if isinstance(v, dict) and v else None
 
     @property
     def style(self) -> str | None:
@@ -169,6 +176,11 @@ def parse_card(card: Any, source: str = "persona card") -> Persona:
     if speed is not None and (isinstance(speed, bool) or not isinstance(speed, int | float)
                               or not 0.25 <= speed <= 4.0):
         raise _fail(source, f"'{where}extensions.voxloop.speed' must be a number between 0.25 and 4.0")
+    if "emotion" in ours:
+        try:
+            EmotionSettings().with_deliveries(ours["emotion"])
+        except (ValueError, TypeError, AttributeError) as e:
+            raise _fail(source, f"'{where}extensions.voxloop.emotion': {e}") from e
     return Persona(
         name=name.strip(), **values,
         alternate_greetings=_strings(data, "alternate_greetings", source, where) if kind != "v1" else (),

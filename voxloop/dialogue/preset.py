@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from voxloop.dialogue.emotion import EmotionSettings
 from voxloop.dialogue.tools import ServerTool, parse_server_tool
 from voxloop.errors import InvalidRequest
 
@@ -26,7 +27,7 @@ _TOP: dict[str, tuple[type | tuple[type, ...], str]] = {
     "max_output_tokens": (int, "an integer"), "temperature": ((int, float), "a number"),
     "voice": (str, "a string"), "speed": ((int, float), "a number"),
     "vocabulary": (list, "a list of strings"), "turn_detection": (dict, "a table"),
-    "tools": (list, "an array of tables ([[tools]])"),
+    "tools": (list, "an array of tables ([[tools]])"), "emotion": (dict, "a table"),
 }
 _TURN: dict[str, tuple[type | tuple[type, ...], str, float, float]] = {
     "silence_duration_ms": (int, "an integer", 100, 10000),
@@ -52,6 +53,8 @@ class Preset:
     vocabulary: tuple[str, ...] = ()
     turn_detection: Mapping[str, float] | None = None  # TurnDetection field -> value
     tools: tuple[ServerTool, ...] = ()
+    # the reply's delivery per user emotion: label -> {speed, noise_scale} ([emotion] in the file)
+    emotion: Mapping[str, Mapping[str, float]] | None = None
     source: str = ""  # the file it came from
 
     def safety_text(self) -> str:
@@ -118,6 +121,12 @@ def parse_preset(doc: Mapping[str, Any], source: str) -> Preset:
     temperature = doc.get("temperature")
     if temperature is not None and not 0.0 <= temperature <= 2.0:
         raise InvalidRequest(f"{source}: 'temperature' must be between 0 and 2", param="preset")
+    emotion = doc.get("emotion")
+    if emotion is not None:
+        try:
+            EmotionSettings().with_deliveries(emotion)
+        except (ValueError, TypeError, AttributeError) as e:
+            raise InvalidRequest(f"{source}: 'emotion': {e}", param="preset") from e
     tools = tuple(_tool(t, i, source) for i, t in enumerate(doc.get("tools", [])))
     names = [t.spec.name for t in tools]
     if len(set(names)) != len(names):
@@ -129,7 +138,7 @@ def parse_preset(doc: Mapping[str, Any], source: str) -> Preset:
         temperature=None if temperature is None else float(temperature),
         voice=doc.get("voice") or None, speed=None if speed is None else float(speed),
         vocabulary=_string_list(doc, "vocabulary", source),
-        turn_detection=dict(turn) if turn else None, tools=tools, source=source,
+        turn_detection=dict(turn) if turn else None, tools=tools, emotion=emotion, source=source,
     )
 
 

@@ -49,12 +49,14 @@ def apply_scene(cfg: SessionConfig, base: SessionConfig, preset: Preset | None,
     greeting = (persona.greeting() if persona else None) or (preset.greeting if preset else None)
     voice = (persona.voice if persona else None) or (preset.voice if preset else None) or base.voice
     speed = (persona.speed if persona else None) or (preset.speed if preset else None) or base.speed
+    deliveries = {**((preset.emotion or {}) if preset else {}), **((persona.emotion or {}) if persona else {})}
     return replace(
         cfg, preset=preset, persona=persona, greeting=greeting, voice=voice, speed=speed,
         instructions=scene_instructions(preset, persona, base.instructions),
         max_output_tokens=(preset.max_output_tokens if preset else None) or base.max_output_tokens,
         temperature=preset.temperature if preset and preset.temperature is not None else base.temperature,
         turn_detection=_turn(cfg.turn_detection, base.turn_detection, preset),
+        emotion=base.emotion.with_deliveries(deliveries) if deliveries else base.emotion,
         server_tools=(*base.server_tools, *(t for t in (preset.tools if preset else ())
                                              if all(b.spec.name != t.spec.name for b in base.server_tools))),
     )
