@@ -43,36 +43,13 @@ from voxloop.session.events import (
     TextDelta,
     new_id,
 )
+from voxloop.session.metrics import ReplyMetrics
 
 __all__ = ["Reply", "ReplyMetrics"]
 
 logger = logging.getLogger(__name__)
 
 DELTA_SECONDS = 0.1  # audio per AudioOut event (one response.output_audio.delta on the wire)
-
-
-@dataclass(slots=True)
-class ReplyMetrics:
-    speech_end_wall: float | None = None  # monotonic time the user stopped speaking
-    asr_final_ms: float | None = None
-    llm_first_token_ms: float | None = None
-    tts_first_chunk_ms: float | None = None
-    voice_to_voice_ms: float | None = None
-    barge_in_stop_ms: float | None = None
-    speculative: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        def r(x: float | None) -> float | None:
-            return None if x is None else round(x, 1)
-
-        return {
-            "voice_to_voice_ms": r(self.voice_to_voice_ms),
-            "asr_final_ms": r(self.asr_final_ms),
-            "llm_first_token_ms": r(self.llm_first_token_ms),
-            "tts_first_chunk_ms": r(self.tts_first_chunk_ms),
-            "barge_in_stop_ms": r(self.barge_in_stop_ms),
-            "speculative": self.speculative,
-        }
 
 
 @dataclass(slots=True)
