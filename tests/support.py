@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
@@ -9,8 +10,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -103,3 +105,15 @@ def music(seconds: float = 6.0, rate: int = 16000, seed: int = 0) -> np.ndarray:
     for i in range(0, len(out) - 800, int(0.5 * rate)):
         out[i : i + 800] += (0.3 * rng.standard_normal(800) * np.exp(-np.arange(800) / 150)).astype(np.float32)
     return out
+
+
+async def sdk_until(conn: Any, seen: list[Any], pred: Callable[[Any], bool], timeout: float = 90.0) -> Any:
+    """The next event of an ``openai`` SDK realtime connection that matches ``pred``; every event
+    read is appended to ``seen``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = await asyncio.wait_for(conn.recv(), deadline - time.monotonic())
+        seen.append(event)
+        if pred(event):
+            return event
+    raise AssertionError(f"timed out; saw {[e.type for e in seen[-10:]]}")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.support import running_server, silence, speak
+from tests.support import running_server, sdk_until, silence, speak
 from voxloop.audio.pcm import Audio, float_to_pcm16, pcm16_to_float
 
 pytestmark = pytest.mark.models
@@ -31,22 +30,12 @@ async def _send_audio(conn: Any, samples: np.ndarray, speed: float = 2.0) -> Non
         await asyncio.sleep(0.1 / speed)
 
 
-async def _until(conn: Any, seen: list[Any], pred: Any, timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        event = await asyncio.wait_for(conn.recv(), deadline - time.monotonic())
-        seen.append(event)
-        if pred(event):
-            return event
-    raise AssertionError(f"timed out; saw {[e.type for e in seen[-10:]]}")
-
-
 async def test_openai_sdk_spoken_conversation_with_barge_in(server: str, real_asr: Any) -> None:
     client = openai.AsyncOpenAI(api_key="not-needed", base_url=f"{server}/v1",
                                 websocket_base_url=server.replace("http", "ws") + "/v1")
     async with client.realtime.connect(model="voxloop") as conn:
         seen: list[Any] = []
-        await _until(conn, seen, lambda e: e.type == "session.created", 10)
+        await sdk_until(conn, seen, lambda e: e.type == "session.created", 10)
         await conn.session.update(session={
             "type": "realtime",
             "instructions": "You are a helpful assistant. Answer in one short sentence.",
@@ -56,12 +45,12 @@ async def test_openai_sdk_spoken_conversation_with_barge_in(server: str, real_as
                                 "transcription": {"model": "whisper-1"}},
                       "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy"}},
         })
-        await _until(conn, seen, lambda e: e.type == "session.updated", 10)
+        await sdk_until(conn, seen, lambda e: e.type == "session.updated", 10)
 
         # turn 1: a spoken question, answered in voice
         sender = asyncio.create_task(_send_audio(conn, np.concatenate(
             [silence(0.3), speak("Why is the sky blue?"), silence(1.2)])))
-        done = await _until(conn, seen, lambda e: e.type == "response.done")
+        done = await sdk_until(conn, seen, lambda e: e.type == "response.done")
         await sender
         assert done.response.status == "completed"
         transcripts = [e.transcript for e in seen
@@ -77,11 +66,11 @@ async def test_openai_sdk_spoken_conversation_with_barge_in(server: str, real_as
             "type": "message", "role": "user",
             "content": [{"type": "input_text", "text": "Tell me a long story about the sea."}]})
         await conn.response.create(response={"instructions": "You are a storyteller. Tell long, detailed stories."})
-        created = await _until(conn, seen, lambda e: e.type == "response.created")
+        created = await sdk_until(conn, seen, lambda e: e.type == "response.created")
         rid = created.response.id
-        await _until(conn, seen, lambda e: e.type == "response.output_audio.delta")
+        await sdk_until(conn, seen, lambda e: e.type == "response.output_audio.delta")
         barge = asyncio.create_task(_send_audio(conn, np.concatenate([speak("Hold on, stop."), silence(1.0)]), 1.0))
-        done2 = await _until(conn, seen, lambda e: e.type == "response.done" and e.response.id == rid)
+        done2 = await sdk_until(conn, seen, lambda e: e.type == "response.done" and e.response.id == rid)
         await barge
         assert done2.response.status == "cancelled"
         index = seen.index(done2)

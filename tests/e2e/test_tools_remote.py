@@ -5,17 +5,15 @@ calls in one response, and malformed calls as a clear error with the session ali
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from tests.support import free_port, running_server
+from tests.support import free_port, running_server, sdk_until
 
 pytestmark = pytest.mark.models
 openai = pytest.importorskip("openai")
@@ -95,21 +93,11 @@ def server(chat: ChatServer) -> Iterator[str]:
         yield base
 
 
-async def _until(conn: Any, seen: list[Any], pred: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        event = await asyncio.wait_for(conn.recv(), deadline - time.monotonic())
-        seen.append(event)
-        if pred(event):
-            return event
-    raise AssertionError(f"timed out; saw {[e.type for e in seen[-10:]]}")
-
-
 async def _ask(conn: Any, seen: list[Any], text: str) -> Any:
     await conn.conversation.item.create(item={"type": "message", "role": "user",
                                               "content": [{"type": "input_text", "text": text}]})
     await conn.response.create()
-    return await _until(conn, seen, lambda e: e.type == "response.done")
+    return await sdk_until(conn, seen, lambda e: e.type == "response.done")
 
 
 async def test_several_remote_calls_in_one_response_then_bad_calls_are_errors(server: str, chat: ChatServer) -> None:
@@ -117,10 +105,10 @@ async def test_several_remote_calls_in_one_response_then_bad_calls_are_errors(se
                                 websocket_base_url=server.replace("http", "ws") + "/v1")
     async with client.realtime.connect(model="voxloop") as conn:
         seen: list[Any] = []
-        await _until(conn, seen, lambda e: e.type == "session.created")
+        await sdk_until(conn, seen, lambda e: e.type == "session.created")
         await conn.session.update(session={"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER],
                                            "tool_choice": "auto"})
-        await _until(conn, seen, lambda e: e.type == "session.updated")
+        await sdk_until(conn, seen, lambda e: e.type == "session.updated")
 
         done = await _ask(conn, seen, "Weather in two cities please.")
         calls = [o for o in done.response.output if o.type == "function_call"]
@@ -134,7 +122,7 @@ async def test_several_remote_calls_in_one_response_then_bad_calls_are_errors(se
             await conn.conversation.item.create(item={"type": "function_call_output", "call_id": c.call_id,
                                                       "output": '{"conditions": "sunny"}'})
         await conn.response.create()
-        answer = await _until(conn, seen, lambda e: e.type == "response.done" and e.response.id != done.response.id)
+        answer = await sdk_until(conn, seen, lambda e: e.type == "response.done" and e.response.id != done.response.id)
         assert answer.response.output[0].content[0].text == "It is sunny in both cities."
         history = chat.bodies[-1]["messages"]
         assert [m["role"] for m in history[-3:]] == ["assistant", "tool", "tool"]
