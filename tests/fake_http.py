@@ -25,17 +25,26 @@ class FakeServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
 
 
+def start(handler: type[BaseHTTPRequestHandler], behaviour: Any = None) -> FakeServer:
+    """Serve ``handler`` on a free loopback port, in a daemon thread, until :func:`stop`."""
+    server = FakeServer(handler, behaviour)
+    threading.Thread(target=server.serve_forever, args=(0.02,), name="fake-http", daemon=True).start()
+    return server
+
+
+def stop(server: FakeServer) -> None:
+    server.shutdown()
+    server.server_close()
+
+
 def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[Callable[[Any], FakeServer]]:
     """Body of a fixture: yields ``start(behaviour)``; shuts every started server down after."""
     servers: list[FakeServer] = []
 
-    def start(behaviour: Any) -> FakeServer:
-        server = FakeServer(handler, behaviour)
-        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
-        servers.append(server)
-        return server
+    def started(behaviour: Any) -> FakeServer:
+        servers.append(start(handler, behaviour))
+        return servers[-1]
 
-    yield start
+    yield started
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        stop(server)

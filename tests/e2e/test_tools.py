@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import free_port, running_server
+from tests import fake_http
+from tests.support import running_server
 
 pytestmark = pytest.mark.models
 openai = pytest.importorskip("openai")
@@ -49,14 +49,11 @@ class Webhook:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.port = free_port()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, name="webhook", daemon=True).start()
+        self.httpd = fake_http.start(Handler)
+        self.port = self.httpd.server_address[1]
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        fake_http.stop(self.httpd)
 
 
 @pytest.fixture(scope="module")

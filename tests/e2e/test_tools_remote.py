@@ -6,14 +6,14 @@ calls in one response, and malformed calls as a clear error with the session ali
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
-from tests.support import free_port, running_server, sdk_until
+from tests import fake_http
+from tests.support import running_server, sdk_until
 
 pytestmark = pytest.mark.models
 openai = pytest.importorskip("openai")
@@ -70,14 +70,11 @@ class ChatServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.port = free_port()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, name="fake-chat", daemon=True).start()
+        self.httpd = fake_http.start(Handler)
+        self.port = self.httpd.server_address[1]
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        fake_http.stop(self.httpd)
 
 
 @pytest.fixture(scope="module")
