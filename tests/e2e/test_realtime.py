@@ -205,14 +205,16 @@ async def test_push_to_talk_and_text_modality(server: str) -> None:
         await c.send("session.update", session={"type": "realtime", "output_modalities": ["text"],
                                                 "audio": {"input": {"turn_detection": None}}})
         await c.until(lambda e: e["type"] == "session.updated")
-        c.stream_audio(speak("What color is the sky?"), speed=4.0)
+        # padded with silence as a microphone would be: Whisper hears "the sky" as "this guy" on some CPUs
+        # when the clip starts and ends on a word edge, so the check below keys on the first content word
+        c.stream_audio(np.concatenate([silence(0.3), speak("What color is the sky?"), silence(0.5)]), speed=4.0)
         await c.wait_sent()
         await c.send("input_audio_buffer.commit")
         await c.send("response.create")
         done = await c.until(lambda e: e["type"] == "response.done")
         assert done["response"]["status"] == "completed"
         heard = c.of("conversation.item.input_audio_transcription.completed")[0]["transcript"].lower()
-        assert "sky" in heard
+        assert "color" in heard, heard
         assert c.of("response.output_text.delta") and not c.of("response.output_audio.delta")
         assert not c.of("input_audio_buffer.speech_started")
 

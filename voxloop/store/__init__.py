@@ -1,0 +1,1 @@
+"""Persistence: conversations, user facts, resume tokens (``voxloop.store.base``)."""

@@ -1,0 +1,110 @@
+"""What a conversation store keeps, and the interface every backend implements.
+
+A store holds, per conversation: its items (ids, order, the JSON of each item as the session
+keeps it), its rolling summary, its settings (the merged ``session.update`` payloads: persona,
+preset, voice…), the user it belongs to, and the resume tokens that reach it; per user: the
+facts the user stated, each with the item it came from. Nothing else — no audio, no text the
+user did not say or hear (the session writes an assistant item only once it knows what was
+played).
+
+Backends: :mod:`voxloop.store.sqlite` (default: one file), :mod:`voxloop.store.redis` (several
+server instances), :mod:`voxloop.store.memory` (``--no-store``: nothing on disk). Every method
+is a coroutine; a backend never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["ConversationRecord", "ConversationStore", "Fact", "StoredItem"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    id: str
+    seq: float  # order within the conversation (ascending); inserts between two items take a value between
+    data: dict[str, Any]  # the item's fields as JSON (voxloop.dialogue.history.Item.to_dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    id: str  # the conversation's id, which is also the id of every session that continues it
+    user: str | None = None  # whose memory it belongs to (None: anonymous)
+    created_at: float = 0.0  # unix seconds
+    updated_at: float = 0.0
+    settings: dict[str, Any] = field(default_factory=dict)  # merged session.update "session" payloads
+    summary: str = ""  # the rolling summary of the items up to ``summary_through``
+    summary_through: str | None = None  # id of the last item the summary covers
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    id: str
+    user: str
+    text: str  # one sentence about the user, as the model will read it: "The user's name is Ada."
+    key: str | None = None  # "name", "city", …: a newer fact with the same key replaces the older one
+    source_item: str | None = None  # the item the user said it in
+    conversation: str | None = None
+    created_at: float = 0.0
+
+
+class ConversationStore(Protocol):
+    """The persistence interface (SQLite, Redis, memory). Ids and users are opaque strings."""
+
+    # -- conversations -----------------------------------------------------------------
+    async def create(self, record: ConversationRecord) -> None:
+        """Add a new conversation (its id is new)."""
+
+    async def get(self, conversation_id: str) -> ConversationRecord | None: ...
+
+    async def update(self, conversation_id: str, *, user: str | None = None,
+                     settings: dict[str, Any] | None = None, summary: str | None = None,
+                     summary_through: str | None = None) -> None:
+        """Change the given fields (``None`` leaves a field as it is) and ``updated_at``."""
+
+    async def put_items(self, conversation_id: str, items: Sequence[StoredItem]) -> None:
+        """Insert or replace items (by id)."""
+
+    async def delete_items(self, conversation_id: str, item_ids: Sequence[str]) -> None: ...
+
+    async def items(self, conversation_id: str) -> list[StoredItem]:
+        """Every item of the conversation, in ``seq`` order."""
+
+    async def delete_conversation(self, conversation_id: str) -> None:
+        """The conversation, its items and its tokens."""
+
+    async def conversations(self, user: str) -> list[ConversationRecord]:
+        """The user's conversations, newest ``updated_at`` first."""
+
+    # -- resume tokens (stored by hash: a leaked database does not leak live tokens) ----
+    async def put_token(self, token_hash: str, conversation_id: str, expires_at: float) -> None: ...
+
+    async def token_conversation(self, token_hash: str, now: float) -> str | None:
+        """The conversation a live token reaches; ``None`` if unknown, revoked or expired."""
+
+    async def revoke_token(self, token_hash: str) -> bool: ...
+
+    # -- long-term facts about users ----------------------------------------------------
+    async def add_fact(self, fact: Fact) -> None:
+        """Store a fact; if ``fact.key`` is set, the user's older fact with that key goes."""
+
+    async def facts(self, user: str) -> list[Fact]:
+        """Every fact of the user, oldest first."""
+
+    async def search_facts(self, user: str, query: str, limit: int) -> list[Fact]:
+        """The user's facts most relevant to ``query`` (BM25 ranking; no embedding model),
+        best first; facts sharing no word with the query are not returned."""
+
+    async def delete_fact(self, user: str, fact_id: str) -> bool: ...
+
+    async def forget_user(self, user: str) -> int:
+        """Delete the user's facts and conversations; returns how many records went."""
+
+    # -- housekeeping ---------------------------------------------------------------------
+    async def purge(self, now: float, anonymous_before: float) -> int:
+        """Drop expired tokens, and anonymous conversations not updated since
+        ``anonymous_before``; returns how many conversations went."""
+
+    async def aclose(self) -> None: ...
