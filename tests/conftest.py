@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Servers the tests start keep their conversation store under a throwaway data directory,
+# never in the user's own (~/.local/share/voxloop).
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="voxloop-test-data-")
 
 EVAL_SPEECH = Path(__file__).resolve().parents[1].parent / "shared" / "eval-speech"
 

@@ -21,7 +21,7 @@ from voxloop.engines.registry import BACKENDS, DEFAULTS, backend_installed, crea
 from voxloop.engines.types import ChatMessage, LLMOptions, TranscribeOptions, Transcript, TTSOptions
 from voxloop.errors import InvalidRequest, VoxloopError
 
-__all__ = ["cmd_chat", "cmd_demo", "cmd_models", "cmd_presets", "cmd_say", "cmd_serve", "cmd_transcribe"]
+__all__ = ["cmd_chat", "cmd_demo", "cmd_memory", "cmd_models", "cmd_presets", "cmd_say", "cmd_serve", "cmd_transcribe"]
 
 
 def _err(msg: str) -> None:
@@ -274,6 +274,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from voxloop.cli.serve import cmd_serve as serve
 
     return serve(args)
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    from voxloop.cli.memory import cmd_memory as memory
+
+    return memory(args)
 
 
 def cmd_presets(args: argparse.Namespace) -> int:

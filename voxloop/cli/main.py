@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from voxloop import __version__
+from voxloop.cli.memory import add_memory_parser
 from voxloop.cli.settings import add_serve_arguments
 from voxloop.engines.types import OFFLINE_BEAM_SIZE
 from voxloop.errors import VoxloopError
@@ -82,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("presets", help="list the built-in scene presets (--show NAME prints one)")
     pr.add_argument("--show", default=None, metavar="NAME", help="print one preset: a name or a .toml file")
+
+    add_memory_parser(sub)
 
     v = sub.add_parser("serve", help="run the realtime and REST server",
                        description="Run the realtime and REST server. Settings come from defaults < "

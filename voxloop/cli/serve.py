@@ -9,10 +9,12 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import replace
 from collections.abc import Mapping
 from typing import Any
 
 from voxloop.cli.keys import api_key_options
+from voxloop.cli.memory_keys import store_url
 from voxloop.cli.printconfig import render_toml
 from voxloop.cli.scenes import load_scenes
 from voxloop.cli.settings import STAGES, Settings, flag_values, load_settings
@@ -66,10 +68,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sys.stdout.write(render_toml(settings))
         return 0
     specs = engine_specs(settings, os.environ)
+    server = replace(settings.server, store=store_url(str(settings.values.get("memory.store") or ""), os.environ))
     vocabulary = load_vocabulary(settings.vocabulary)
     scenes = load_scenes(settings.values)  # cards and presets are checked before any model loads
     logger.info("%d cores; engines: %s", available_cores(), _describe(specs))
     from voxloop.server.run import serve
 
-    return serve(specs, settings.server, host=settings.host, port=settings.port,
+    logger.info("conversations and memory: %s", server.store)
+    return serve(specs, server, host=settings.host, port=settings.port,
                  prewarm=settings.prewarm, vocabulary=vocabulary, scenes=scenes)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from voxloop.cli.memory_keys import memory_keys, memory_server_fields
 from voxloop.dialogue.tools import ServerTool, parse_server_tool
 from voxloop.engines.registry import BACKENDS, DEFAULTS, parse_spec
 from voxloop.engines.tuning import TuningError, engine_options
@@ -105,12 +106,13 @@ def _keys() -> tuple[Key, ...]:
             keys.append(Key(f"{stage}.api_key", str, None, "API key for an openai: backend", secret=True))
             keys.append(Key(f"{stage}.api_key_env", str, None,
                             "environment variable holding the API key (default OPENAI_API_KEY)"))
+    keys.extend(memory_keys(Key))
     return tuple(keys)
 
 
 KEYS: tuple[Key, ...] = _keys()
 _BY_NAME = {k.name: k for k in KEYS}
-_TABLES = {"limits", *STAGES}
+_TABLES = {"limits", "memory", *STAGES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"TOML configuration file (env {ENV_PREFIX}CONFIG); see docs/configuration.md")
     p.add_argument("--print-config", action="store_true",
                    help="print the effective configuration as TOML and exit (loads no model)")
-    groups = {"": p.add_argument_group("server"), "limits": p.add_argument_group("limits")}
+    groups = {"": p.add_argument_group("server"), "limits": p.add_argument_group("limits"),
+              "memory": p.add_argument_group("conversations and memory (docs/memory.md)")}
     engines = p.add_argument_group("engines (0 = auto: scaled to this machine's cores)")
     for key in KEYS:
         if key.flag is None:
@@ -167,8 +170,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         else:
             metavar = ("SPEC" if key.name.endswith(".backend") else "N" if key.kind in (int, float)
                        else {"instructions": "TEXT", "vocabulary": "FILE", "persona": "CARD.json",
-                             "personas": "DIR", "preset": "NAME|FILE", "voices": "NAME=SPEC,..."}.get(key.name))
+                             "personas": "DIR", "preset": "NAME|FILE", "voices": "NAME=SPEC,...",
+                             "memory.store": "URL"}.get(key.name))
             group.add_argument(key.flag, dest=key.name, default=None, type=key.kind, metavar=metavar, help=text)
+    groups["memory"].add_argument("--no-store", dest="memory.store", action="store_const", const="memory",
+                            help="keep conversations and memory in this process only: nothing written to disk "
+                            "(same as --store memory)")
 
 
 def flag_values(args: argparse.Namespace) -> dict[str, Value | None]:
@@ -354,8 +361,9 @@ def _build(values: dict[str, Value | None], origins: dict[str, str], tools: tupl
         return values.get(name)
 
     server = ServerConfig(
-        instructions=get("instructions"), server_tools=tools,
+        instructions=get("instructions"), server_tools=tools, store=get("memory.store") or "memory",
         **{f.name: get(f"limits.{f.name}") for f in fields(ServerConfig) if f"limits.{f.name}" in values},
+        **memory_server_fields(get, lambda name: origins[name]),
     )
     stages = {
         stage: StageSettings(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -13,12 +13,13 @@ __all__ = ["TRIM_TO", "Conversation", "Item"]
 
 Role = Literal["user", "assistant", "system"]
 Kind = Literal["message", "function_call", "function_call_output"]
+SUMMARY_PREFIX = "Summary of the conversation so far:"  # how the system prompt introduces the summary
 TRIM_TO = 0.5  # a history over its token budget is cut to this share of it (``messages``)
-_ids = itertools.count(1)
 
 
 def new_item_id(prefix: str = "item") -> str:
-    return f"{prefix}_{next(_ids):06d}"
+    """Random, so ids restored from a store never collide with new ones."""
+    return f"{prefix}_{secrets.token_hex(10)}"
 
 
 @dataclass(slots=True)
@@ -33,6 +34,31 @@ class Item:
     call_id: str = ""
     name: str = ""  # the function's name
     arguments: str = ""  # function_call: JSON text; function_call_output: the ``output`` is ``text``
+    seq: float = 0.0  # position (set by Conversation.insert): what a store orders items by
+
+    def to_dict(self) -> dict[str, object]:
+        """The item as JSON (what a store keeps); ``from_dict`` reads it back."""
+        out: dict[str, object] = {"id": self.id, "role": self.role, "text": self.text, "status": self.status,
+                                  "audio": self.audio, "type": self.type}
+        if self.type != "message":
+            out.update(call_id=self.call_id, name=self.name, arguments=self.arguments)
+        return out
+
+    @staticmethod
+    def from_dict(d: dict[str, object], seq: float = 0.0) -> Item:
+        def text(key: str) -> str:
+            v = d.get(key, "")
+            return v if isinstance(v, str) else ""
+
+        role = d.get("role")
+        status = d.get("status")
+        kind = d.get("type")
+        return Item(role if role in ("user", "assistant", "system") else "user", text("text"),  # type: ignore[arg-type]
+                    id=text("id") or new_item_id(),
+                    status=status if status in ("in_progress", "completed", "incomplete") else "completed",  # type: ignore[arg-type]
+                    audio=d.get("audio") is True,
+                    type=kind if kind in ("message", "function_call", "function_call_output") else "message",  # type: ignore[arg-type]
+                    call_id=text("call_id"), name=text("name"), arguments=text("arguments"), seq=seq)
 
     @property
     def blank(self) -> bool:
@@ -50,11 +76,18 @@ class Conversation:
     """Ordered items plus a system prompt. ``messages`` fits them into a token budget,
     dropping the oldest turns first and always keeping the instructions."""
 
-    def __init__(self, instructions: str = "", *, max_items: int = 200) -> None:
+    def __init__(self, instructions: str = "", *, max_items: int = 1000) -> None:
         self.instructions = instructions
         self.items: list[Item] = []
         self._max_items = max_items
         self._window: str | None = None  # the first item ``messages`` shows (see there)
+        # long conversations (voxloop.dialogue.summary): items up to ``summary_through`` are
+        # not shown; ``summary`` stands for them. ``notes`` (what is remembered about the user)
+        # follow the instructions. All three join the system prompt.
+        self.summary = ""
+        self.summary_through: str | None = None
+        self._summary_seq: float | None = None
+        self.notes = ""
 
     def add(self, role: Role, text: str, *, item_id: str | None = None,
             status: Literal["in_progress", "completed", "incomplete"] = "completed", audio: bool = False,
@@ -66,10 +99,15 @@ class Conversation:
 
     def insert(self, item: Item, *, after: str | None = None, first: bool = False) -> Item:
         if first:
+            item.seq = (self.items[0].seq - 1) if self.items else 1.0
             self.items.insert(0, item)
         elif after is not None:
-            self.items.insert(self._index(after) + 1, item)
+            i = self._index(after) + 1
+            prev = self.items[i - 1].seq
+            item.seq = (prev + self.items[i].seq) / 2 if i < len(self.items) else prev + 1
+            self.items.insert(i, item)
         else:
+            item.seq = (self.items[-1].seq + 1) if self.items else 1.0
             self.items.append(item)
         if len(self.items) > self._max_items:
             del self.items[: len(self.items) - self._max_items]
@@ -125,8 +163,10 @@ class Conversation:
         per turn would change the start of every prompt, and a model's KV cache only helps with
         an unchanged prefix: on a 2-core CPU the embedded model then re-read ~1,000 tokens (about
         10 s) before every reply of a long conversation."""
-        used = count_tokens(self.instructions) + 4 if self.instructions else 0
-        shown = [i for i in self.items if not (i.blank or (i.type == "function_call" and i.status == "in_progress"))]
+        system = self.system_prompt()
+        used = count_tokens(system) + 4 if system else 0
+        shown = [i for i in self.items[self._summarized():]
+                 if not (i.blank or (i.type == "function_call" and i.status == "in_progress"))]
         costs = [count_tokens(i.text + i.arguments) + 4 for i in shown]
         ids = [i.id for i in shown]
         start = ids.index(self._window) if self._window in ids else 0
@@ -141,9 +181,33 @@ class Conversation:
         while out and out[0].role in ("assistant", "tool"):
             out.pop(0)
         out = _merge_calls(out)
-        if self.instructions:
-            out.insert(0, ChatMessage("system", self.instructions))
+        if system:
+            out.insert(0, ChatMessage("system", system))
         return out
+
+    def system_prompt(self) -> str:
+        """Instructions, then what is remembered about the user, then the summary of earlier turns."""
+        summary = f"{SUMMARY_PREFIX} {self.summary}" if self.summary else ""
+        return "\n\n".join(p for p in (self.instructions, self.notes, summary) if p)
+
+    def set_summary(self, summary: str, through: str | None) -> None:
+        """``summary`` now stands for every item up to ``through`` (an item id), inclusive."""
+        item = self.get(through) if through is not None else None
+        self.summary, self.summary_through = summary, through
+        self._summary_seq = item.seq if item is not None else None
+
+    def _summarized(self) -> int:
+        """How many leading items the summary stands for (by position: deleting the last
+        summarised item does not bring the older ones back)."""
+        if self._summary_seq is None:
+            return 0
+        return sum(1 for i in self.items if i.seq <= self._summary_seq)
+
+    def restore(self, items: list[Item], summary: str = "", summary_through: str | None = None) -> None:
+        """Items read back from a store (in ``seq`` order), with their summary."""
+        self.items = sorted(items, key=lambda i: i.seq)
+        self._window = None
+        self.set_summary(summary, summary_through)
 
 
 def _merge_calls(messages: list[ChatMessage]) -> list[ChatMessage]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def create_app(stack: EngineStack, config: ServerConfig = ServerConfig(), *, prewarm: bool = True) -> Starlette:
-    from voxloop.server import realtime, rest
+    from voxloop.server import realtime, rest, rest_memory
 
     state = ServerState(stack, config)
 
@@ -34,8 +35,14 @@ def create_app(stack: EngineStack, config: ServerConfig = ServerConfig(), *, pre
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if prewarm:
             await state.prewarm()
-        yield
-        await state.aclose()
+        purge = asyncio.create_task(state.conversations.purge_forever(), name="store-purge")
+        try:
+            yield
+        finally:
+            purge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purge
+            await state.aclose()
 
     async def index(request: Request) -> Response:
         page = STATIC / "index.html"
@@ -52,6 +59,7 @@ def create_app(stack: EngineStack, config: ServerConfig = ServerConfig(), *, pre
         Route("/healthz", healthz),
         WebSocketRoute("/v1/realtime", realtime.endpoint),
         *rest.routes(),
+        *rest_memory.routes(),
         Mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

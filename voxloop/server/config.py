@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from voxloop.dialogue.tools import ServerTool
+from voxloop.session.memory import MemorySettings
 
 __all__ = ["ServerConfig"]
 
@@ -21,3 +22,9 @@ class ServerConfig:
     max_speech_chars: int = 4096
     history_tokens: int = 1200
     server_tools: tuple[ServerTool, ...] = ()  # webhooks voxloop runs for the model ([[tools]] in the config)
+    # conversations and memory (docs/memory.md): where they are kept ("memory": nowhere on disk;
+    # the CLI's default is a SQLite file under the user's data directory), for how long
+    store: str = "memory"
+    resume_ttl_s: float = 24 * 3600.0  # a resume token lives this long after its last connection
+    anonymous_ttl_s: float = 24 * 3600.0  # a conversation without a user id is deleted this long after its last change
+    memory: MemorySettings = field(default_factory=MemorySettings)

@@ -198,9 +198,20 @@ def apply_session_update(cfg: SessionConfig, session: Any, *, beta: bool = False
         changes["voxloop_events"] = _bool(ext, "events", "session.voxloop", cfg.voxloop_events)
         if "emotion" in ext:
             changes["emotion"] = parse_emotion(ext["emotion"], cfg.emotion)
+        if "user" in ext:
+            changes["user"] = _user(ext["user"])
     if beta and "type" not in changes:
         changes["type"] = "transcription"
     return replace(cfg, **changes)
+
+
+def _user(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= 128 or not value.isprintable() or value != value.strip():
+        raise InvalidRequest("'session.voxloop.user' must be a user id: 1 to 128 printable characters, "
+                             "no leading or trailing spaces", param="session.voxloop.user")
+    return value
 
 
 def _td_dict(td: TurnDetection | None) -> dict[str, Any] | None:
@@ -239,7 +250,8 @@ def session_object(cfg: SessionConfig, session_id: str, model: str) -> dict[str,
             "tools": [tool_wire(t) for t in cfg.tools], "tool_choice": tool_choice_wire(cfg.tool_choice),
             **{k: echo[k] for k in _ECHOED},
         }
-    ext = {**({"events": True, **emotion_object(cfg.emotion)} if cfg.voxloop_events else {}), **scene_echo(cfg)}
+    ext = {**({"events": True, **emotion_object(cfg.emotion)} if cfg.voxloop_events else {}), **scene_echo(cfg),
+           **({"user": cfg.user} if cfg.user is not None else {})}
     if ext:  # our extension block only for clients that opted in (events, persona, preset)
         out["voxloop"] = ext
     return out

@@ -16,12 +16,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from voxloop.dialogue.history import Item
 from voxloop.dialogue.tools import parse_tool_choice, parse_tools
 from voxloop.errors import InvalidRequest, OverloadedError, VoxloopError
+from voxloop.server.conversations import Holder
 from voxloop.server.pacer import Pacer
-from voxloop.server.protocol import apply_session_update, session_object
-from voxloop.server.scenes import base_session_config
+from voxloop.server.resume import merge_settings, open_conversation, updated_config
+from voxloop.server.protocol import session_object
 from voxloop.server.state import ServerState
 from voxloop.server.wire import error_event, event, render
 from voxloop.session.events import new_id
+from voxloop.session.config import SessionConfig
 from voxloop.session.session import Session
 
 __all__ = ["endpoint"]
@@ -40,9 +42,15 @@ class Connection:
         self.session = session
         self.output = output
         self.model = model
+        self.settings: dict[str, Any] = {}  # every session.update's "session", merged: kept with the conversation
 
     def session_event(self, type_: str) -> dict[str, Any]:
         return event(type_, session=session_object(self.session.config, self.session.id, self.model))
+
+    def remember_update(self, update: Any) -> None:
+        if isinstance(update, dict):
+            self.settings = merge_settings(self.settings, update)
+            self.session.memory.settings_changed(self.settings)
 
     async def handle(self, text: str) -> None:
         try:
@@ -64,18 +72,23 @@ class Connection:
             raise
 
 
-async def _session_update(c: Connection, d: dict[str, Any]) -> None:
-    base = base_session_config(c.state.config, c.session.config.type == "transcription")
-    cfg = c.state.scenes.update(c.session.config, base, d.get("session"))  # explicit fields win:
-    cfg = apply_session_update(cfg, d.get("session"))
+async def _apply(c: Connection, cfg: SessionConfig, update: Any) -> None:
+    if cfg.user != c.session.config.user:
+        await c.session.memory.bind_user(cfg.user)
     c.session.apply_config(cfg)
     c.session.vocabulary = c.state.scenes.vocabulary(cfg.preset, c.state.vocabulary)
+    c.remember_update(update)
+
+
+async def _session_update(c: Connection, d: dict[str, Any]) -> None:
+    await _apply(c, updated_config(c.state, c.session.config, d.get("session")), d.get("session"))
     c.output.control(c.session_event("session.updated"))
 
 
 async def _transcription_session_update(c: Connection, d: dict[str, Any]) -> None:
-    cfg = apply_session_update(c.session.config, d.get("session"), beta=True)
-    c.session.apply_config(cfg)
+    update = d.get("session")
+    await _apply(c, updated_config(c.state, c.session.config, update, beta=True),
+                 {**update, "type": "transcription"} if isinstance(update, dict) else update)
     c.output.control(c.session_event("transcription_session.updated"))
 
 
@@ -246,13 +259,13 @@ async def endpoint(ws: WebSocket) -> None:
         await ws.close(code=1013)
         return
     try:
-        await _serve(ws, state, transcription, model)
+        await _serve(ws, state, transcription, model, ws.query_params.get("resume"))
     finally:
         state.scheduler.close_stream()
         state.release_session()
 
 
-async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: str) -> None:
+async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: str, resume: str | None) -> None:
     """One connection, one task group: the sender (pacer), the session and the receive loop.
     A failure in any of them ends the connection cleanly: an error event, a failed
     ``response.done`` for a response in flight, and a close frame."""
@@ -267,18 +280,46 @@ async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: 
         except (WebSocketDisconnect, RuntimeError, OSError):
             closed = True
 
-    config = state.scenes.initial(base_session_config(state.config, transcription))
-    output = Pacer(send, extensions=lambda: session.config.voxloop_events)
-    session = Session(state.stack, state.scheduler, output, config)
-    session.vocabulary = state.scenes.vocabulary(config.preset, state.vocabulary)
-    conn = Connection(ws, state, session, output, model)
+    receiver: asyncio.Task[None] | None = None
+    taken_over = False
+
+    async def take_over() -> None:
+        nonlocal taken_over
+        taken_over = True
+        await send(error_event("this conversation was continued by a newer connection; this one is closed",
+                               code="session_taken_over"))
+        if receiver is not None:
+            receiver.cancel()
+
+    holder = Holder(take_over, asyncio.Event())
     try:
+        opened = await open_conversation(state, transcription, resume, holder)
+    except VoxloopError as e:
+        await send(error_event(e.message, code=e.code, param=getattr(e, "param", None)))
+        with contextlib.suppress(Exception):
+            await ws.close(code=4004 if e.code == "invalid_resume_token" else 1011)
+        return
+    output = Pacer(send, extensions=lambda: session.config.voxloop_events)
+    session = Session(state.stack, state.scheduler, output, opened.config, session_id=opened.id,
+                      store=state.conversations.store, memory=state.config.memory)
+    session.vocabulary = state.scenes.vocabulary(opened.config.preset, state.vocabulary)
+    conn = Connection(ws, state, session, output, model)
+    conn.settings = opened.settings
+    try:
+        await opened.restore(session)
         async with asyncio.TaskGroup() as tg:
             sender = tg.create_task(output.run(), name=f"{session.id}:sender")
             running = tg.create_task(session.run(), name=f"{session.id}:session")
             await session.running.wait()
-            output.control(conn.session_event("session.created"))
-            await _receive(conn)  # until the client goes away
+            created = conn.session_event("session.created")
+            created["session"].setdefault("voxloop", {}).update(
+                resume_token=opened.token, resume_expires_at=int(opened.expires_at))
+            output.control(created)
+            if opened.resumed:
+                session.log.replay()  # the client rebuilds the conversation it had
+            receiver = tg.create_task(_receive(conn), name=f"{session.id}:receive")
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver  # until the client goes away (or a newer connection takes over)
             sender.cancel()
             running.cancel()
     except* Exception as group:
@@ -293,6 +334,11 @@ async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: 
             await ws.close(code=1011)
     finally:
         closed = True
+        state.conversations.release(session.id, holder)
+        holder.done.set()
+        if taken_over:
+            with contextlib.suppress(Exception):
+                await ws.close(code=4001, reason="taken over by a newer connection")
 
 
 async def _receive(conn: Connection) -> None:

@@ -8,6 +8,7 @@ import logging
 from voxloop.engines.stack import EngineStack
 from voxloop.errors import VoxloopError
 from voxloop.server.config import ServerConfig
+from voxloop.server.conversations import Conversations
 from voxloop.server.scenes import Scenes
 from voxloop.session.transcriber import ASRScheduler
 
@@ -24,6 +25,17 @@ class ServerState:
         self.vocabulary: object | None = None  # voxloop.dialogue.vocabulary.Vocabulary
         self.scenes = Scenes()  # personas and presets (set by the CLI at start)
         self._scheduler: ASRScheduler | None = None
+        self._conversations: Conversations | None = None
+
+    @property
+    def conversations(self) -> Conversations:
+        """The conversation store, resume tokens and who holds each conversation (opened at start)."""
+        if self._conversations is None:
+            from voxloop.store.open import open_store
+
+            self._conversations = Conversations(open_store(self.config.store), resume_ttl_s=self.config.resume_ttl_s,
+                                                anonymous_ttl_s=self.config.anonymous_ttl_s)
+        return self._conversations
 
     @property
     def scheduler(self) -> ASRScheduler:
@@ -69,4 +81,6 @@ class ServerState:
         self.active_sessions = max(0, self.active_sessions - 1)
 
     async def aclose(self) -> None:
+        if self._conversations is not None:
+            await self._conversations.store.aclose()
         self.stack.close()

@@ -63,6 +63,9 @@ class SessionConfig:
     # scenes (docs/presets-and-personas.md): the first reply of an empty conversation speaks
     # ``greeting`` verbatim; a preset's webhook tools join ``server_tools``
     greeting: str | None = None
+    # memory (docs/memory.md): whose long-term memory this conversation reads and writes;
+    # None = anonymous, nothing remembered beyond the conversation itself
+    user: str | None = None
     persona: Persona | None = field(default=None, compare=False)
     preset: Preset | None = field(default=None, compare=False)
     # accepted-but-unused client fields (tracing, include, noise_reduction, tools…), echoed as sent

@@ -34,10 +34,29 @@ def _message(item: Item) -> Message:
                    name=item.name, arguments=item.arguments)
 
 
+def _ignore(_: object) -> None:
+    return None
+
+
 class ConversationLog:
+    """``on_saved`` hears of every item that settles (or changes after), ``on_deleted`` of every
+    removal: the session's memory writes them through to the store."""
+
     def __init__(self, instructions: str, emit: Callable[[SessionEvent], None]) -> None:
         self.items = Conversation(instructions)
         self._emit = emit
+        self.on_saved: Callable[[Item], None] = _ignore
+        self.on_deleted: Callable[[str], None] = _ignore
+
+    def replay(self) -> None:
+        """Announce every item again (a resumed conversation: the client rebuilds its view)."""
+        previous: str | None = None
+        for item in self.items.items:
+            if item.status == "in_progress":
+                continue
+            self._emit(ItemAdded(_message(item), previous))
+            self._emit(ItemDone(_message(item)))
+            previous = item.id
 
     # -- what the session records -------------------------------------------------------
     def user_audio_committed(self, item_id: str) -> None:
@@ -51,6 +70,7 @@ class ConversationLog:
         item = self.items.get(item_id)
         if item is not None:  # the client may have deleted it meanwhile
             item.text, item.status = text, "completed"
+            self.on_saved(item)
         self._emit(ItemDone(Message(item_id, "user", text, audio=True)))
 
     def assistant_started(self, item_id: str, audio: bool) -> str | None:
@@ -74,6 +94,7 @@ class ConversationLog:
         item = self.items.get(m.id)
         if item is not None:
             item.arguments, item.status = m.arguments, "completed"
+            self.on_saved(item)
 
     def tool_output(self, call_id: str, output: str, item_id: str) -> None:
         """A server-run tool's result, after its call."""
@@ -81,6 +102,7 @@ class ConversationLog:
         item = Item("user", output, id=item_id, type="function_call_output", call_id=call_id,
                     name=call.name if call else "")
         self.items.insert(item)
+        self.on_saved(item)
         self._emit(ItemAdded(_message(item), self.items.previous_id(item_id)))
         self._emit(ItemDone(_message(item)))
 
@@ -88,9 +110,13 @@ class ConversationLog:
         item = self.items.get(item_id)
         if item is not None:
             item.text, item.status = text, "completed" if completed else "incomplete"
+            self.on_saved(item)
 
     def truncate(self, item_id: str, heard: str) -> None:
-        self.items.truncate(item_id, heard)
+        if self.items.truncate(item_id, heard):
+            item = self.items.get(item_id)
+            if item is not None:
+                self.on_saved(item)
 
     # -- what the client asks -----------------------------------------------------------
     def create(self, role: Role, text: str, item_id: str, after: str | None) -> None:
@@ -100,7 +126,8 @@ class ConversationLog:
                                  code="item_already_exists")
         if after not in (None, "root") and self.items.get(after) is None:
             raise InvalidRequest(f"no item with id {after!r}", param="previous_item_id", code="item_not_found")
-        self.items.add(role, text, item_id=item_id, after=None if after == "root" else after, first=after == "root")
+        self.on_saved(self.items.add(role, text, item_id=item_id, after=None if after == "root" else after,
+                                     first=after == "root"))
         message = Message(item_id, role, text)
         self._emit(ItemAdded(message, self.items.previous_id(item_id)))
         self._emit(ItemDone(message))
@@ -119,6 +146,7 @@ class ConversationLog:
                                      param="item.call_id", code="invalid_call_id")
             item.name = call.name
         self.items.insert(item, after=None if after == "root" else after, first=after == "root")
+        self.on_saved(item)
         self._emit(ItemAdded(_message(item), self.items.previous_id(item.id)))
         self._emit(ItemDone(_message(item)))
 
@@ -134,4 +162,5 @@ class ConversationLog:
     def delete(self, item_id: object) -> None:
         item = self.get(item_id)
         self.items.remove(item.id)
+        self.on_deleted(item.id)
         self._emit(ItemDeleted(item.id))

@@ -11,7 +11,7 @@ audio; *reply* events (:class:`ReplyEvent`) leave in order with the reply's audi
 
 from __future__ import annotations
 
-import itertools
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -53,15 +53,15 @@ __all__ = [
     "new_id",
 ]
 
-_counter = itertools.count(1)
-
 Role = Literal["user", "assistant", "system"]
 Status = Literal["in_progress", "completed", "incomplete"]
 Kind = Literal["message", "function_call", "function_call_output"]
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{next(_counter):08d}"
+def new_id(prefix: str, nbytes: int = 10) -> str:
+    """A random id (``item_3f9c…``): unguessable, and unique across restarts and server
+    instances, so items restored from the store never collide with new ones."""
+    return f"{prefix}_{secrets.token_hex(nbytes)}"
 
 
 @dataclass(frozen=True, slots=True)

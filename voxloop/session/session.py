@@ -31,6 +31,7 @@ from voxloop.session.canned import CannedLLM, greet
 from voxloop.session.config import SessionConfig
 from voxloop.session.conversation import ConversationLog
 from voxloop.session.emotion import EmotionTracker
+from voxloop.session.memory import MemorySettings, SessionMemory
 from voxloop.session.events import (
     Error,
     InputCleared,
@@ -49,6 +50,7 @@ from voxloop.session.reply import Reply
 from voxloop.session.toolcalls import ServerTools
 from voxloop.session.transcriber import ASRScheduler
 from voxloop.session.turns import RATE, Listener
+from voxloop.store.base import ConversationStore
 
 __all__ = ["Session"]
 
@@ -70,14 +72,18 @@ class Turn:
 
 
 class Session:
-    def __init__(self, stack: EngineStack, scheduler: ASRScheduler, output: Output, config: SessionConfig) -> None:
-        self.id = new_id("sess")
+    def __init__(self, stack: EngineStack, scheduler: ASRScheduler, output: Output, config: SessionConfig, *,
+                 session_id: str | None = None, store: ConversationStore | None = None,
+                 memory: MemorySettings = MemorySettings()) -> None:
+        self.id = session_id or new_id("sess", 16)  # also the id of the conversation in the store
         self.stack = stack
         self.scheduler = scheduler
         self.config = config
         self.output = output  # the transport: renders and paces what the session emits
         self.output.on_media_sent = self._on_media_sent
         self.log = ConversationLog(config.instructions, self.control)
+        self.memory = SessionMemory(store, self.id, self.log.items, stack.llm, memory, self.spawn)
+        self.log.on_saved, self.log.on_deleted = self.memory.saved, self.memory.deleted
         self.vocabulary: Any = None  # optional voxloop.dialogue.vocabulary.Vocabulary
         self.emotion = EmotionTracker(stack.vad.run_blocking)  # user emotion: LLM hint, delivery, event
         self._tg: asyncio.TaskGroup | None = None  # every task of the session, while it runs
@@ -106,12 +112,24 @@ class Session:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
+                tg.create_task(self.memory.writer(), name=f"{self.id}:store-writer")
                 self.listener.restart_vad()
                 self.running.set()
                 await asyncio.Event().wait()  # until cancelled
         finally:
             self._tg = None
+            self._keep_heard()
             await self.listener.aclose()
+            await self.memory.flush()  # what was said is in the store before the session is gone
+
+    def _keep_heard(self) -> None:
+        """The session ends while a reply speaks (the client went away): the conversation keeps
+        what had been sent and played of it."""
+        reply = self._reply
+        if reply is None or not reply.gate_open or not reply.message_started or reply.ended.is_set():
+            return
+        unplayed = max(0.0, self.output.play_until - now())
+        self.log.truncate(reply.item_id, reply.heard_text(unplayed))
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         if self._tg is None:
@@ -205,6 +223,7 @@ class Session:
     # ------------------------------------------------------------------ turn-taking (Listener callbacks)
     async def speech_started(self, item_id: str, onset_wall: float) -> None:
         self._idle_since = None
+        self.memory.idle(False)
         td = self.config.turn_detection
         if td is not None and td.interrupt_response:
             await self.interrupt(onset_wall)
@@ -281,7 +300,7 @@ class Session:
         if wants_reply:
             messages = self.conversation.messages(self.config.history_tokens, self.stack.llm.count_tokens)
             reply = self._new_reply([*messages, *self.emotion.messages(self.config.emotion, emo),
-                                     ChatMessage("user", text)],
+                                     *await self.memory.relevant(text), ChatMessage("user", text)],
                                     tts_options=self.emotion.tts_options(self.config.emotion, emo, self.config.speed))
             greet(reply, self.config.greeting, self.conversation)
             reply.metrics.asr_final_ms = asr_ms
@@ -420,6 +439,8 @@ class Session:
             unplayed = max(0.0, self.output.play_until - at) if reply.audio_out else 0.0
             if self.listener.utterance is None:
                 self._idle_since = self.listener.input.end + unplayed
+                self.memory.idle(True)
+            self.memory.maybe_summarize()
             self._send_metrics(reply)
             self._replies.pop(reply.id, None)
 
