@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 LLAMA_CPP_VERSION ?= 0.3.36
 LLAMA_CMAKE_ARGS  ?= $(shell sh scripts/llama-cmake-args)
 
-.PHONY: setup run demo test test-fast lint typecheck bench browser-deps sound-deps js-deps clean
+.PHONY: setup run demo test test-fast lint typecheck bench browser-deps sound-deps redis-deps js-deps clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,14 @@ sound-deps:
 	   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q espeak-ng sox >/dev/null 2>&1)) || \
 	  echo "WARNING: could not install espeak-ng/sox; the tests that need them will be skipped"; }
 
+# redis-server (Debian) for the Redis store tests; installed once.
+redis-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing Debian redis-server for the Redis store tests"; \
+	  (apt-get install -y -q redis-server >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q redis-server >/dev/null 2>&1)) || \
+	  echo "WARNING: could not install redis-server; the Redis store tests will be skipped"; }
+
 # The Node Agents SDK for the conformance tests (tests/e2e/js); skipped when node or the npm
 # registry is unavailable (those tests then skip).
 JS_DIR   := tests/e2e/js
@@ -57,7 +65,7 @@ $(JS_STAMP): $(JS_DIR)/package.json
 	  echo "WARNING: npm install failed; the Node Agents SDK tests will be skipped"; \
 	else echo "WARNING: node/npm not found; the Node Agents SDK tests will be skipped"; fi
 
-test: setup browser-deps sound-deps js-deps lint
+test: setup browser-deps sound-deps redis-deps js-deps lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-fast: setup

@@ -1,4 +1,4 @@
-"""Shared fixtures: task-leak guard, generated speech, and the real embedded engines."""
+"""Shared fixtures: task-leak guard, generated speech, the real embedded engines, a Redis server."""
 
 from __future__ import annotations
 
@@ -68,3 +68,15 @@ def real_llm() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def real_vad() -> Iterator[object]:
     yield _engine("vad")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A throwaway ``redis-server`` for the session (skips the test if Redis is not installed)."""
+    from tests.redis_server import MISSING, redis_server
+
+    pytest.importorskip("redis.asyncio", reason="the redis package is missing: pip install 'voxloop[store-redis]'")
+    with redis_server() as url:
+        if url is None:
+            pytest.skip(MISSING)
+        yield url

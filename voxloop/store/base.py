@@ -51,11 +51,16 @@ class Fact:
 
 
 class ConversationStore(Protocol):
-    """The persistence interface (SQLite, Redis, memory). Ids and users are opaque strings."""
+    """The persistence interface (SQLite, Redis, memory). Ids and users are opaque strings.
+
+    Updates and item writes to a conversation that does not exist (any more) are ignored: a
+    session may still be writing when its user is forgotten.
+    """
 
     # -- conversations -----------------------------------------------------------------
     async def create(self, record: ConversationRecord) -> None:
-        """Add a new conversation (its id is new)."""
+        """Add a new conversation (its id is new: else ``InvalidRequest``). A ``created_at`` of
+        0 becomes now; an ``updated_at`` of 0 becomes ``created_at``."""
 
     async def get(self, conversation_id: str) -> ConversationRecord | None: ...
 
@@ -65,12 +70,13 @@ class ConversationStore(Protocol):
         """Change the given fields (``None`` leaves a field as it is) and ``updated_at``."""
 
     async def put_items(self, conversation_id: str, items: Sequence[StoredItem]) -> None:
-        """Insert or replace items (by id)."""
+        """Insert or replace items (by id); sets ``updated_at``."""
 
-    async def delete_items(self, conversation_id: str, item_ids: Sequence[str]) -> None: ...
+    async def delete_items(self, conversation_id: str, item_ids: Sequence[str]) -> None:
+        """Remove the items (unknown ids are skipped); sets ``updated_at``."""
 
     async def items(self, conversation_id: str) -> list[StoredItem]:
-        """Every item of the conversation, in ``seq`` order."""
+        """Every item of the conversation, in ``seq`` order (equal ``seq``: by id)."""
 
     async def delete_conversation(self, conversation_id: str) -> None:
         """The conversation, its items and its tokens."""
@@ -84,27 +90,33 @@ class ConversationStore(Protocol):
     async def token_conversation(self, token_hash: str, now: float) -> str | None:
         """The conversation a live token reaches; ``None`` if unknown, revoked or expired."""
 
-    async def revoke_token(self, token_hash: str) -> bool: ...
+    async def revoke_token(self, token_hash: str) -> bool:
+        """Whether a known, not yet revoked token was revoked now."""
 
     # -- long-term facts about users ----------------------------------------------------
     async def add_fact(self, fact: Fact) -> None:
-        """Store a fact; if ``fact.key`` is set, the user's older fact with that key goes."""
+        """Store a fact; if ``fact.key`` is set, the user's older fact with that key goes.
+        Fact ids are per user (the same id replaces); a ``created_at`` of 0 becomes now."""
 
     async def facts(self, user: str) -> list[Fact]:
-        """Every fact of the user, oldest first."""
+        """Every fact of the user, oldest first (equal ``created_at``: by id)."""
 
     async def search_facts(self, user: str, query: str, limit: int) -> list[Fact]:
         """The user's facts most relevant to ``query`` (BM25 ranking; no embedding model),
-        best first; facts sharing no word with the query are not returned."""
+        best first; facts sharing no word with the query (stopwords aside) are not returned."""
 
-    async def delete_fact(self, user: str, fact_id: str) -> bool: ...
+    async def delete_fact(self, user: str, fact_id: str) -> bool:
+        """Whether the user had that fact (another user's fact is never touched)."""
 
     async def forget_user(self, user: str) -> int:
-        """Delete the user's facts and conversations; returns how many records went."""
+        """Delete the user's facts and conversations (with their items and tokens); returns
+        how many facts and conversations went."""
 
     # -- housekeeping ---------------------------------------------------------------------
     async def purge(self, now: float, anonymous_before: float) -> int:
-        """Drop expired tokens, and anonymous conversations not updated since
-        ``anonymous_before``; returns how many conversations went."""
+        """Drop expired tokens (SQLite and memory: revoked ones too; Redis lets those expire),
+        and anonymous conversations not updated since ``anonymous_before`` (with their items
+        and tokens); returns how many conversations went."""
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Release the connection or file; the store is unusable afterwards."""
