@@ -50,9 +50,10 @@ def memory_server_fields(get: Callable[[str], Any], where: Callable[[str], str])
 
 
 def store_url(value: str | None, environ: Mapping[str, str]) -> str:
-    """The store to open: the configured one, or the default SQLite file."""
-    if value:
-        return value
-    from voxloop.store.open import default_store_path
+    """The store to open: the configured one (checked), or the default SQLite file."""
+    from voxloop.store.open import check_store_url, default_store_path
 
+    if value:
+        check_store_url(value)
+        return value
     return f"sqlite:{default_store_path(environ)}"

@@ -9,8 +9,8 @@ import argparse
 import logging
 import os
 import sys
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from voxloop.cli.keys import api_key_options

@@ -53,11 +53,11 @@ class Item:
         role = d.get("role")
         status = d.get("status")
         kind = d.get("type")
-        return Item(role if role in ("user", "assistant", "system") else "user", text("text"),  # type: ignore[arg-type]
+        return Item(role if role in ("user", "assistant", "system") else "user", text("text"),
                     id=text("id") or new_item_id(),
-                    status=status if status in ("in_progress", "completed", "incomplete") else "completed",  # type: ignore[arg-type]
+                    status=status if status in ("in_progress", "completed", "incomplete") else "completed",
                     audio=d.get("audio") is True,
-                    type=kind if kind in ("message", "function_call", "function_call_output") else "message",  # type: ignore[arg-type]
+                    type=kind if kind in ("message", "function_call", "function_call_output") else "message",
                     call_id=text("call_id"), name=text("name"), arguments=text("arguments"), seq=seq)
 
     @property

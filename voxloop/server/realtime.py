@@ -18,12 +18,12 @@ from voxloop.dialogue.tools import parse_tool_choice, parse_tools
 from voxloop.errors import InvalidRequest, OverloadedError, VoxloopError
 from voxloop.server.conversations import Holder
 from voxloop.server.pacer import Pacer
-from voxloop.server.resume import merge_settings, open_conversation, updated_config
 from voxloop.server.protocol import session_object
+from voxloop.server.resume import merge_settings, open_conversation, updated_config
 from voxloop.server.state import ServerState
 from voxloop.server.wire import error_event, event, render
-from voxloop.session.events import new_id
 from voxloop.session.config import SessionConfig
+from voxloop.session.events import new_id
 from voxloop.session.session import Session
 
 __all__ = ["endpoint"]

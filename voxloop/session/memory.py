@@ -25,7 +25,13 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from voxloop.dialogue.facts import StatedFact, extract_facts, facts_message, fact_extraction_messages, parse_extracted_facts
+from voxloop.dialogue.facts import (
+    StatedFact,
+    extract_facts,
+    fact_extraction_messages,
+    facts_message,
+    parse_extracted_facts,
+)
 from voxloop.dialogue.history import Conversation, Item
 from voxloop.dialogue.summary import clean_summary, rule_summary, summary_cut, summary_messages
 from voxloop.engines.base import LLMEngine

@@ -31,7 +31,6 @@ from voxloop.session.canned import CannedLLM, greet
 from voxloop.session.config import SessionConfig
 from voxloop.session.conversation import ConversationLog
 from voxloop.session.emotion import EmotionTracker
-from voxloop.session.memory import MemorySettings, SessionMemory
 from voxloop.session.events import (
     Error,
     InputCleared,
@@ -46,6 +45,7 @@ from voxloop.session.events import (
     TranscriptFailed,
     new_id,
 )
+from voxloop.session.memory import MemorySettings, SessionMemory
 from voxloop.session.reply import Reply
 from voxloop.session.toolcalls import ServerTools
 from voxloop.session.transcriber import ASRScheduler

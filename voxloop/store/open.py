@@ -9,10 +9,18 @@ from pathlib import Path
 from voxloop.errors import InvalidRequest
 from voxloop.store.base import ConversationStore
 
-__all__ = ["default_store_path", "open_store"]
+__all__ = ["check_store_url", "default_store_path", "open_store"]
 
 FORMS = "'sqlite:PATH', a PATH ending in .db/.sqlite/.sqlite3, 'redis://HOST[:PORT][/DB]' (or rediss://), 'memory'"
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def check_store_url(url: str) -> None:
+    """Raise ``InvalidRequest`` for a string no store backend takes (nothing is opened)."""
+    ok = ((url.startswith("sqlite:") and len(url) > len("sqlite:")) or url.startswith(("redis://", "rediss://"))
+          or url == "memory" or (url.lower().endswith(_SQLITE_SUFFIXES) and "://" not in url))
+    if not ok:
+        raise InvalidRequest(f"unknown store {url!r}; valid: {FORMS}", param="store")
 
 
 def open_store(url: str) -> ConversationStore:

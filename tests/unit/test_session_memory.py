@@ -1,0 +1,170 @@
+"""A session's memory with fakes on a virtual clock: items written through to the store (only
+what was said or heard), facts of a named user, facts in the prompt, rolling summaries."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.fakes import FakeLLM, FakeTTS, quiet, tone
+from tests.unit.test_session import Harness
+from tests.virtual_time import VirtualTimePolicy
+from voxloop.dialogue.history import SUMMARY_PREFIX
+from voxloop.errors import InvalidRequest
+from voxloop.session.config import SessionConfig
+from voxloop.session.memory import MemorySettings
+from voxloop.store.base import ConversationRecord, Fact
+from voxloop.store.memory import MemoryStore
+
+
+@pytest.fixture
+def event_loop_policy() -> VirtualTimePolicy:
+    return VirtualTimePolicy()
+
+
+class Remembering(Harness):
+    def __init__(self, memory: MemorySettings = MemorySettings(), **engines: Any) -> None:
+        super().__init__(SessionConfig(output_modalities=("text",)), **engines)
+        self.store = MemoryStore()
+        self.llm: FakeLLM = self.stack.llm  # type: ignore[assignment]
+        from voxloop.session.session import Session
+        from voxloop.session.transcriber import ASRScheduler
+
+        self.session = Session(self.stack, ASRScheduler(self.stack.asr), self.output, self.session.config,
+                               store=self.store, memory=memory)
+
+    async def start(self) -> None:
+        await self.store.create(ConversationRecord(self.session.id))
+        await super().start()
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self.store.aclose()
+
+    async def turn(self, text: str) -> dict[str, Any]:
+        n = len([e for e in self.events if e["type"] == "response.done"])
+        self.session.log.create("user", text, f"item_{len(self.events)}_{n}", None)
+        self.session.create_response()
+        seen = 0
+
+        def nth_done(e: dict[str, Any]) -> bool:
+            nonlocal seen
+            seen += e["type"] == "response.done"
+            return seen > n
+
+        done = await self.until(nth_done)
+        await asyncio.sleep(0.05)  # the writer catches up
+        return done
+
+    async def stored(self) -> list[dict[str, Any]]:
+        return [i.data for i in await self.store.items(self.session.id)]
+
+
+@pytest.fixture
+async def m() -> Any:
+    h = Remembering()
+    await h.start()
+    yield h
+    await h.aclose()
+
+
+async def test_settled_items_are_written_through_in_order(m: Remembering) -> None:
+    await m.turn("Hello there.")
+    await m.turn("And again.")
+    stored = await m.stored()
+    assert [(i["role"], i["text"].strip()) for i in stored] == [
+        ("user", "Hello there."), ("assistant", m.llm.reply), ("user", "And again."), ("assistant", m.llm.reply)]
+    assert [i["id"] for i in stored] == [i.id for i in m.session.conversation.items]
+    m.session.log.delete(stored[0]["id"])
+    await asyncio.sleep(0.05)
+    assert len(await m.stored()) == 3
+
+
+async def test_a_reply_cut_off_is_stored_as_far_as_it_was_heard() -> None:
+    h = Remembering(tts=FakeTTS(seconds_per_word=0.4), llm=FakeLLM("one two three four five six seven eight. " * 3))
+    h.session.config = h.session.config.with_(output_modalities=("audio",))
+    await h.start()
+    try:
+        await h.feed(tone(0.8))
+        await h.feed(quiet(0.8))
+        await h.until(lambda e: e["type"] == "response.output_audio.delta")
+        await asyncio.sleep(0.5)
+        await h.feed(tone(0.5))  # barge-in
+        await h.until(lambda e: e["type"] == "response.done")
+        await asyncio.sleep(0.1)
+        assistant = [i for i in await h.stored() if i["role"] == "assistant"][0]
+        assert assistant["status"] == "incomplete"
+        assert len(assistant["text"].split()) < 24  # not the whole reply
+    finally:
+        await h.aclose()
+
+
+async def test_facts_are_remembered_only_for_a_named_user(m: Remembering) -> None:
+    await m.turn("My name is Ada.")
+    assert await m.store.facts("ada") == []  # anonymous: nothing remembered
+    await m.session.memory.bind_user("ada")
+    await m.turn("I live in Lyon.")
+    facts = await m.store.facts("ada")
+    assert [f.text for f in facts] == ["The user lives in Lyon."]
+    assert facts[0].source_item == m.session.conversation.items[-2].id
+    assert facts[0].conversation == m.session.id
+    with pytest.raises(InvalidRequest) as e:
+        await m.session.memory.bind_user("eve")
+    assert e.value.code == "user_mismatch"
+
+
+async def test_remembered_facts_start_the_prompt_and_relevant_ones_join_the_turn() -> None:
+    h = Remembering(MemorySettings(facts_in_prompt=1, relevant_facts=1))
+    await h.start()
+    try:
+        await h.store.add_fact(Fact("fact_1", "ada", "The user's dog is called Rex.", "dog's name"))
+        await h.store.add_fact(Fact("fact_2", "ada", "The user's name is Ada.", "name"))
+        await h.session.memory.bind_user("ada")
+        await h.turn("What is my dog called?")
+        request = h.llm.requests[-1]
+        assert request[0].role == "system" and "The user's name is Ada." in request[0].content
+        assert "Rex" not in request[0].content  # over facts_in_prompt: not in the stable prefix
+        assert request[-1].content == "What is my dog called?"
+    finally:
+        await h.aclose()
+
+
+async def test_relevant_facts_are_a_note_just_before_a_spoken_turn() -> None:
+    from tests.fakes import FakeASR
+
+    h = Remembering(MemorySettings(facts_in_prompt=0), asr=FakeASR("what is my dog called"))
+    await h.start()
+    try:
+        await h.store.add_fact(Fact("fact_1", "ada", "The user's dog is called Rex.", "dog's name"))
+        await h.session.memory.bind_user("ada")
+        await h.feed(tone(1.8))  # the fake recogniser hears one word per 0.3 s
+        await h.feed(quiet(0.8))
+        await h.until(lambda e: e["type"] == "response.done")
+        request = h.llm.requests[-1]
+        assert request[-2].role == "system" and "Rex" in request[-2].content
+        assert sum("Rex" in m.content for m in request) == 1  # not in the system prompt (facts_in_prompt=0)
+    finally:
+        await h.aclose()
+
+
+async def test_rolling_summary_replaces_older_turns_and_is_stored() -> None:
+    h = Remembering(MemorySettings(summary_after_turns=3, keep_turns=1))
+    await h.start()
+    try:
+        await h.turn("My name is Ada.")
+        for q in ("What is two plus two?", "Name a colour.", "Name a fruit."):
+            await h.turn(q)
+        await asyncio.sleep(0.1)
+        conv = h.session.conversation
+        assert conv.summary and "Ada" in conv.summary
+        await h.turn("Thanks.")
+        request = h.llm.requests[-1]
+        assert SUMMARY_PREFIX in request[0].content
+        assert "My name is Ada." not in [m.content for m in request[1:]]  # replaced by the summary
+        record = await h.store.get(h.session.id)
+        assert record is not None and record.summary == conv.summary and record.summary_through
+        assert len(await h.stored()) == 10  # the items themselves stay
+    finally:
+        await h.aclose()
