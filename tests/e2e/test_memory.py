@@ -271,3 +271,27 @@ async def test_the_openai_sdk_resumes_a_conversation(server: str) -> None:
         assert "otter" in str(item.item.content[0]).lower()
     with contextlib.suppress(Exception):
         await client.close()
+
+
+def test_two_instances_on_one_redis_share_conversations_and_hand_them_over(redis_url: str) -> None:
+    """Behind a load balancer: a conversation started on one instance resumes on the other,
+    which takes it over from the first; the user's facts are shared too."""
+    ada = user_id()
+
+    async def run(a: str, b: str) -> None:
+        async for c1 in connect(a):
+            await setup(c1, user=ada)
+            await say(c1, "My name is Ada.")
+            token, sid = token_of(c1), c1.of("session.created")[0]["session"]["id"]
+            async for c2 in connect(b, f"resume={token}"):  # the other instance
+                err = await c1.until(lambda e: e["type"] == "error", 15)
+                assert err["error"]["code"] == "session_taken_over"
+                assert c2.of("session.created")[0]["session"]["id"] == sid
+                await c2.until(lambda e: e["type"] == "conversation.item.done"
+                               and "Ada" in str(e["item"]["content"]), 10)
+        async with httpx.AsyncClient() as http:
+            facts = (await http.get(f"{b}/v1/voxloop/users/{ada}/memory")).json()["data"]
+        assert [f["text"] for f in facts] == ["The user's name is Ada."]
+
+    with server_process("--store", redis_url) as (a, _), server_process("--store", redis_url) as (b, _):
+        asyncio.run(run(a, b))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voxloop.dialogue.history import SUMMARY_PREFIX, Conversation, Item
+from voxloop.dialogue.history import SUMMARY_HEADER, Conversation, Item
 from voxloop.session.events import new_id
 
 
@@ -50,7 +50,7 @@ def test_summary_hides_the_items_it_covers_and_joins_the_system_prompt() -> None
     c.notes = "The user's name is Ada."
     msgs = c.messages(1000, count)
     assert msgs[0].role == "system"
-    assert msgs[0].content == f"Be brief.\n\nThe user's name is Ada.\n\n{SUMMARY_PREFIX} The user asked three old questions."
+    assert msgs[0].content == f"Be brief.\n\nThe user's name is Ada.\n\n{SUMMARY_HEADER} The user asked three old questions."
     assert [m.content for m in msgs[1:]] == [new.text]
     assert c.get(old[0].id) is not None  # still retrievable
     c.remove(old[-1].id)  # deleting the last summarised item does not bring the older ones back
@@ -62,5 +62,5 @@ def test_restore_sorts_by_seq_and_keeps_the_summary() -> None:
     items = [Item("user", "b", seq=2.0), Item("user", "a", seq=1.0), Item("user", "c", seq=3.0)]
     c.restore(items, "sum", items[1].id)
     assert [i.text for i in c.items] == ["a", "b", "c"]
-    assert [m.content for m in c.messages(1000, count)] == [f"{SUMMARY_PREFIX} sum", "b", "c"]
+    assert [m.content for m in c.messages(1000, count)] == [f"{SUMMARY_HEADER} sum", "b", "c"]
     assert c.add("user", "d").seq == 4.0

@@ -11,7 +11,7 @@ import pytest
 from tests.fakes import FakeLLM, FakeTTS, quiet, tone
 from tests.unit.test_session import Harness
 from tests.virtual_time import VirtualTimePolicy
-from voxloop.dialogue.history import SUMMARY_PREFIX
+from voxloop.dialogue.history import SUMMARY_HEADER
 from voxloop.errors import InvalidRequest
 from voxloop.session.config import SessionConfig
 from voxloop.session.memory import MemorySettings
@@ -161,7 +161,7 @@ async def test_rolling_summary_replaces_older_turns_and_is_stored() -> None:
         assert conv.summary and "Ada" in conv.summary
         await h.turn("Thanks.")
         request = h.llm.requests[-1]
-        assert SUMMARY_PREFIX in request[0].content
+        assert SUMMARY_HEADER in request[0].content
         assert "My name is Ada." not in [m.content for m in request[1:]]  # replaced by the summary
         record = await h.store.get(h.session.id)
         assert record is not None and record.summary == conv.summary and record.summary_through

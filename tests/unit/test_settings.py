@@ -212,3 +212,28 @@ def test_server_tools_from_the_config_file_round_trip_through_print_config(tmp_p
 ])
 def test_bad_server_tools_are_one_line_errors(tmp_path: Path, text: str, says: str) -> None:
     assert says in error(tmp_path, text)
+
+
+def test_memory_settings_and_the_store(tmp_path: Path) -> None:
+    from voxloop.cli.main import build_parser
+    from voxloop.cli.memory_keys import store_url
+    from voxloop.cli.settings import flag_values
+    from voxloop.errors import InvalidRequest
+
+    cfg = tmp_path / "voxloop.toml"
+    cfg.write_text('[memory]\nsummary = "rules"\nkeep_turns = 2\nfacts = "off"\nresume_ttl_s = 60\n')
+    s = load_settings(config=str(cfg), environ={"VOXLOOP_MEMORY_FACTS_IN_PROMPT": "3"})
+    m = s.server.memory
+    assert (m.summary, m.keep_turns, m.facts, m.facts_in_prompt) == ("rules", 2, "off", 3)
+    assert s.server.resume_ttl_s == 60.0
+    args = build_parser().parse_args(["serve", "--no-store"])
+    assert flag_values(args)["memory.store"] == "memory"
+    args = build_parser().parse_args(["serve", "--store", "redis://127.0.0.1:6379/0"])
+    assert load_settings(flags=flag_values(args)).values["memory.store"] == "redis://127.0.0.1:6379/0"
+    assert store_url("", {"XDG_DATA_HOME": "/data"}) == "sqlite:/data/voxloop/voxloop.db"
+    assert store_url("", {"HOME": "/home/ada"}) == "sqlite:/home/ada/.local/share/voxloop/voxloop.db"
+    with pytest.raises(InvalidRequest, match="unknown store 'mysql://x'"):
+        store_url("mysql://x", {})
+    cfg.write_text('[memory]\nsummary = "sometimes"\n')
+    with pytest.raises(SettingsError, match="'memory.summary' must be one of auto, rules, llm, off"):
+        load_settings(config=str(cfg))

@@ -26,13 +26,16 @@ __all__ = ["add_memory_parser", "cmd_memory"]
 def add_memory_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     m = sub.add_parser("memory", help="list or delete what is remembered about a user",
                        description="What voxloop remembers about a user (docs/memory.md).")
-    m.add_argument("action", choices=("list", "forget"))
-    m.add_argument("fact_id", nargs="?", default=None, help="forget: the fact to delete (see list)")
-    m.add_argument("--user", required=True, help="the user id (session.voxloop.user)")
-    m.add_argument("--all", action="store_true", help="forget: every fact and conversation of the user")
-    m.add_argument("--json", action="store_true", help="list: one JSON object per line")
-    m.add_argument("--config", default=None, metavar="FILE", help="the server's config file (its [memory] store)")
-    m.add_argument("--store", default=None, metavar="URL", help="sqlite:PATH or redis://... (default: the server's)")
+    actions = m.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ls = actions.add_parser("list", help="the user's facts, oldest first")
+    ls.add_argument("--json", action="store_true", help="one JSON object per line")
+    forget = actions.add_parser("forget", help="delete one fact, or --all of the user")
+    forget.add_argument("fact_id", nargs="?", default=None, help="the fact to delete (see list)")
+    forget.add_argument("--all", action="store_true", help="every fact and conversation of the user")
+    for p in (ls, forget):
+        p.add_argument("--user", required=True, help="the user id (session.voxloop.user)")
+        p.add_argument("--config", default=None, metavar="FILE", help="the server's config file (its [memory] store)")
+        p.add_argument("--store", default=None, metavar="URL", help="sqlite:PATH or redis://... (default: the server's)")
 
 
 def cmd_memory(args: argparse.Namespace) -> int:

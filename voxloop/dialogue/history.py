@@ -9,11 +9,11 @@ from typing import Literal
 
 from voxloop.engines.types import ChatMessage, ToolCall
 
-__all__ = ["TRIM_TO", "Conversation", "Item"]
+__all__ = ["SUMMARY_HEADER", "TRIM_TO", "Conversation", "Item", "summary_message"]
 
 Role = Literal["user", "assistant", "system"]
 Kind = Literal["message", "function_call", "function_call_output"]
-SUMMARY_PREFIX = "Summary of the conversation so far:"  # how the system prompt introduces the summary
+SUMMARY_HEADER = "Summary of the conversation so far:"  # how the system prompt introduces the summary
 TRIM_TO = 0.5  # a history over its token budget is cut to this share of it (``messages``)
 
 
@@ -187,8 +187,7 @@ class Conversation:
 
     def system_prompt(self) -> str:
         """Instructions, then what is remembered about the user, then the summary of earlier turns."""
-        summary = f"{SUMMARY_PREFIX} {self.summary}" if self.summary else ""
-        return "\n\n".join(p for p in (self.instructions, self.notes, summary) if p)
+        return "\n\n".join(p for p in (self.instructions, self.notes, summary_message(self.summary)) if p)
 
     def set_summary(self, summary: str, through: str | None) -> None:
         """``summary`` now stands for every item up to ``through`` (an item id), inclusive."""
@@ -231,3 +230,11 @@ def _merge_calls(messages: list[ChatMessage]) -> list[ChatMessage]:
                 continue
         out.append(m)
     return out
+
+
+def summary_message(summary: str) -> str:
+    """The system note that carries ``summary`` ("" if it is empty)."""
+    summary = summary.strip()
+    if not summary:
+        return ""
+    return f"{SUMMARY_HEADER}{chr(10) if chr(10) in summary else ' '}{summary}"

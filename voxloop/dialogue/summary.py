@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from voxloop.dialogue.history import Item
+from voxloop.dialogue.history import SUMMARY_HEADER, Item, summary_message
 from voxloop.dialogue.summary_rules import rule_summary, shorten
 from voxloop.engines.types import ChatMessage
 
 __all__ = ["SUMMARY_HEADER", "clean_summary", "rule_summary", "summary_cut", "summary_message", "summary_messages"]
 
-SUMMARY_HEADER = "Summary of the conversation so far:"
 ITEM_CHARS = 2000  # longer items are shortened in the prompt
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 _LABEL = re.compile(r"^(?:here(?:'s| is) (?:the |a |an |your )?(?:new |updated )?summary[^:\n]*:|"
@@ -106,11 +105,3 @@ def clean_summary(reply: str, max_chars: int = 800) -> str:
     if ends and ends[-1] >= max_chars // 2:
         return text[: ends[-1]]
     return shorten(text, max_chars)
-
-
-def summary_message(summary: str) -> str:
-    """The system note that carries ``summary`` ("" if it is empty)."""
-    summary = summary.strip()
-    if not summary:
-        return ""
-    return f"{SUMMARY_HEADER}{chr(10) if chr(10) in summary else ' '}{summary}"

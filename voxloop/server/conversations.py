@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from voxloop.dialogue.history import Item
 from voxloop.errors import InvalidRequest
 from voxloop.store.base import ConversationRecord, ConversationStore
+from voxloop.store.presence import RedisPresence
 
 __all__ = ["Conversations", "Holder", "Resumed", "token_hash"]
 
@@ -54,8 +55,10 @@ class Resumed:
 
 
 class Conversations:
-    def __init__(self, store: ConversationStore, *, resume_ttl_s: float, anonymous_ttl_s: float) -> None:
+    def __init__(self, store: ConversationStore, *, resume_ttl_s: float, anonymous_ttl_s: float,
+                 presence: RedisPresence | None = None) -> None:
         self.store = store
+        self.presence = presence  # several instances: who holds what, across them
         self.resume_ttl_s = resume_ttl_s
         self.anonymous_ttl_s = anonymous_ttl_s
         self._live: dict[str, Holder] = {}
@@ -86,7 +89,7 @@ class Conversations:
         await self.hold(conversation_id, holder)
         record = await self.store.get(conversation_id)
         if record is None:  # deleted (forgotten) while we waited
-            self.release(conversation_id, holder)
+            await self.release(conversation_id, holder)
             raise InvalidResumeToken("the conversation was deleted", param="resume")
         items = [Item.from_dict(i.data, i.seq) for i in await self.store.items(conversation_id)]
         return Resumed(record, items), await self._renew(token, conversation_id)
@@ -100,10 +103,19 @@ class Conversations:
                 await previous.take_over()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(previous.done.wait(), 10.0)
+        if self.presence is not None:
+            await self.presence.claim(conversation_id, holder.take_over)
 
-    def release(self, conversation_id: str, holder: Holder) -> None:
+    async def release(self, conversation_id: str, holder: Holder) -> None:
         if self._live.get(conversation_id) is holder:
             del self._live[conversation_id]
+            if self.presence is not None:
+                await self.presence.release(conversation_id)
+
+    async def aclose(self) -> None:
+        if self.presence is not None:
+            await self.presence.aclose()
+        await self.store.aclose()
 
     async def revoke(self, token: str) -> bool:
         return await self.store.revoke_token(token_hash(token))

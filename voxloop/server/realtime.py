@@ -334,7 +334,8 @@ async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: 
             await ws.close(code=1011)
     finally:
         closed = True
-        state.conversations.release(session.id, holder)
+        with contextlib.suppress(Exception):
+            await state.conversations.release(session.id, holder)
         holder.done.set()
         if taken_over:
             with contextlib.suppress(Exception):

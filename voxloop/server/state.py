@@ -31,10 +31,11 @@ class ServerState:
     def conversations(self) -> Conversations:
         """The conversation store, resume tokens and who holds each conversation (opened at start)."""
         if self._conversations is None:
-            from voxloop.store.open import open_store
+            from voxloop.store.open import open_presence, open_store
 
             self._conversations = Conversations(open_store(self.config.store), resume_ttl_s=self.config.resume_ttl_s,
-                                                anonymous_ttl_s=self.config.anonymous_ttl_s)
+                                                anonymous_ttl_s=self.config.anonymous_ttl_s,
+                                                presence=open_presence(self.config.store))
         return self._conversations
 
     @property
@@ -82,5 +83,5 @@ class ServerState:
 
     async def aclose(self) -> None:
         if self._conversations is not None:
-            await self._conversations.store.aclose()
+            await self._conversations.aclose()
         self.stack.close()

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voxloop.errors import InvalidRequest
 from voxloop.store.base import ConversationStore
 
-__all__ = ["check_store_url", "default_store_path", "open_store"]
+if TYPE_CHECKING:
+    from voxloop.store.presence import RedisPresence
+
+__all__ = ["check_store_url", "default_store_path", "open_presence", "open_store"]
 
 FORMS = "'sqlite:PATH', a PATH ending in .db/.sqlite/.sqlite3, 'redis://HOST[:PORT][/DB]' (or rediss://), 'memory'"
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -42,6 +46,16 @@ def open_store(url: str) -> ConversationStore:
 
         return SQLiteStore(url)
     raise InvalidRequest(f"unknown store {url!r}; valid: {FORMS}", param="store")
+
+
+def open_presence(url: str) -> RedisPresence | None:
+    """Several instances share a Redis store: who holds each live conversation (else ``None``:
+    one process knows by itself)."""
+    if url.startswith(("redis://", "rediss://")):
+        from voxloop.store.presence import RedisPresence
+
+        return RedisPresence(url)
+    return None
 
 
 def default_store_path(env: Mapping[str, str]) -> Path:
