@@ -29,7 +29,7 @@ async def test_server_persona_greets_with_first_mes(server: str) -> None:
     expected = load_card(CARD).greeting()
     async for c in connect(server):
         created = c.events[0]["session"]
-        assert created["voxloop"] == {"persona": "Captain Nova"}
+        assert created["voxloop"]["persona"] == "Captain Nova" and "preset" not in created["voxloop"]
         assert "Captain Nova" in created["instructions"]
         await c.send("response.create")
         done = await c.until(lambda e: e["type"] == "response.done")
