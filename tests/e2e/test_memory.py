@@ -295,3 +295,14 @@ def test_two_instances_on_one_redis_share_conversations_and_hand_them_over(redis
 
     with server_process("--store", redis_url) as (a, _), server_process("--store", redis_url) as (b, _):
         asyncio.run(run(a, b))
+
+
+async def test_an_expired_token_gets_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "voxloop.toml"
+    config.write_text(f'[memory]\nstore = "sqlite:{tmp_path / "voxloop.db"}"\nresume_ttl_s = 1\n')
+    with running_server("--config", str(config)) as base:
+        async for c in connect(base):
+            token = token_of(c)
+        await asyncio.sleep(1.5)
+        async with websockets.connect(base.replace("http", "ws") + f"/v1/realtime?resume={token}") as ws:
+            assert "invalid_resume_token" in await ws.recv()

@@ -14,11 +14,12 @@ is a coroutine; a backend never blocks the event loop.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["ConversationRecord", "ConversationStore", "Fact", "StoredItem"]
+__all__ = ["ConversationRecord", "ConversationStore", "Fact", "StoredItem", "changed_fields"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,19 @@ class Fact:
     source_item: str | None = None  # the item the user said it in
     conversation: str | None = None
     created_at: float = 0.0
+
+
+def changed_fields(settings: dict[str, Any] | None, summary: str | None,
+                   summary_through: str | None) -> dict[str, str]:
+    """An ``update``'s given fields as text columns (settings as JSON)."""
+    out: dict[str, str] = {}
+    if settings is not None:
+        out["settings"] = json.dumps(settings)
+    if summary is not None:
+        out["summary"] = summary
+    if summary_through is not None:
+        out["summary_through"] = summary_through
+    return out
 
 
 class ConversationStore(Protocol):

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from voxloop.errors import InvalidRequest, MissingDependency
-from voxloop.store.base import ConversationRecord, Fact, StoredItem
+from voxloop.store.base import ConversationRecord, Fact, StoredItem, changed_fields
 from voxloop.store.rank import rank
 
 if TYPE_CHECKING:
@@ -146,12 +146,7 @@ class RedisStore:
         key = self._k("conv", conversation_id)
         now = self._clock()
         changes: dict[FieldT, EncodableT] = {"updated_at": repr(now)}
-        if settings is not None:
-            changes["settings"] = json.dumps(settings)
-        if summary is not None:
-            changes["summary"] = summary
-        if summary_through is not None:
-            changes["summary_through"] = summary_through
+        changes.update(changed_fields(settings, summary, summary_through))
 
         async def tx(pipe: Pipeline) -> None:
             if not await pipe.exists(key):

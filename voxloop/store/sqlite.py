@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from voxloop.errors import InvalidRequest, VoxloopError
-from voxloop.store.base import ConversationRecord, Fact, StoredItem
+from voxloop.store.base import ConversationRecord, Fact, StoredItem, changed_fields
 from voxloop.store.rank import query_words
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "fts_query"]
@@ -161,15 +161,8 @@ class SQLiteStore:
     async def update(self, conversation_id: str, *, user: str | None = None,
                      settings: dict[str, Any] | None = None, summary: str | None = None,
                      summary_through: str | None = None) -> None:
-        changes: dict[str, Any] = {"updated_at": self._clock()}
-        if user is not None:
-            changes["user"] = user
-        if settings is not None:
-            changes["settings"] = json.dumps(settings)
-        if summary is not None:
-            changes["summary"] = summary
-        if summary_through is not None:
-            changes["summary_through"] = summary_through
+        changes: dict[str, Any] = {"updated_at": self._clock(), **({"user": user} if user is not None else {}),
+                                   **changed_fields(settings, summary, summary_through)}
         assignments = ", ".join(f"{column} = ?" for column in changes)  # fixed column names only
         await self._run(lambda db: db.execute(f"UPDATE conversations SET {assignments} WHERE id = ?",
                                               (*changes.values(), conversation_id)))
