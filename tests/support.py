@@ -117,3 +117,96 @@ async def sdk_until(conn: Any, seen: list[Any], pred: Callable[[Any], bool], tim
         if pred(event):
             return event
     raise AssertionError(f"timed out; saw {[e.type for e in seen[-10:]]}")
+
+
+class FlakyProxy:
+    """A TCP proxy on a free loopback port in front of ``target`` (host, port) that can fail on
+    cue: ``blip(seconds)`` cuts every live connection and refuses new ones (nothing listens on
+    the port) for ``seconds``, then accepts again. ``requests`` keeps the first line each client
+    sent (the HTTP request line), in order. Its event loop runs on a thread of its own."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self.requests: list[str] = []
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._live: set[asyncio.StreamWriter] = set()
+        self._thread: Any = None
+        self._reopen: asyncio.Future[None] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> FlakyProxy:
+        import threading
+
+        self._thread = threading.Thread(target=self._loop.run_forever, name="flaky-proxy", daemon=True)
+        self._thread.start()
+        self._call(self._listen())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._call(self._stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+    def blip(self, seconds: float) -> None:
+        """Cut every connection now; refuse new ones for ``seconds`` (returns at once)."""
+        self._call(self._cut(seconds))
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def _cut(self, seconds: float) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._live):
+            writer.transport.abort()
+        self._live.clear()
+
+        async def reopen() -> None:
+            await asyncio.sleep(seconds)
+            await self._listen()
+
+        self._reopen = asyncio.ensure_future(reopen())
+
+    async def _stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._live):
+            writer.transport.abort()
+
+    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            server_r, server_w = await asyncio.open_connection(*self.target)
+        except OSError:
+            client_w.transport.abort()
+            return
+        self._live |= {client_w, server_w}
+        first = True
+
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter, client: bool) -> None:
+            nonlocal first
+            try:
+                while data := await r.read(65536):
+                    if client and first:
+                        first = False
+                        self.requests.append(data.split(b"\r\n", 1)[0].decode("latin-1"))
+                    w.write(data)
+                    await w.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                w.close()
+
+        try:
+            await asyncio.gather(pipe(client_r, server_w, True), pipe(server_r, client_w, False))
+        finally:
+            self._live -= {client_w, server_w}

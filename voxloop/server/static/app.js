@@ -2,7 +2,11 @@
 
 import { ConversationView } from "./conversation.js";
 import { DictationView } from "./dictation.js";
+import { takeResumeFragment } from "./resume.js";
 import { Chrome } from "./ui.js";
+
+// A #resume=TOKEN link continues a conversation here: out of the address bar before anything else.
+const handedOver = takeResumeFragment();
 
 /** What tests (and curious people, in the console) can read. Counters only ever go up. */
 const debug = {
@@ -11,6 +15,7 @@ const debug = {
   connected: false,
   everConnected: false,
   micError: null,
+  audioLocked: false, // the browser holds audio back until a click (a page opened from a link)
   audioContextRate: null,
   stats: {
     eventsReceived: 0,
@@ -26,7 +31,12 @@ const debug = {
     deltasAfterClear: 0, // audio deltas of an already-cleared response (ignored)
     disconnects: 0, // connection attempts that failed or dropped
     reconnects: 0,
+    connectAttempts: 0, // sockets opened (or tried)
+    resumeFailures: 0, // resume tokens the server refused
   },
+  sessionIds: [], // the id of each session.created (a resumed conversation keeps its id)
+  replayedItems: 0, // items a resumed session re-announced that the view did not show yet
+  takenOver: false, // a newer connection (another tab or device) continued the conversation
   userTranscripts: [],
   botTranscripts: [],
   metrics: [],
@@ -83,6 +93,15 @@ for (const tab of tabs) {
 const initial = location.hash.slice(1);
 selectMode(views[initial] ? initial : "conversation");
 if (debug.mode === "conversation") chrome.setStatus("Ready — press Start talking.");
+if (handedOver) views.conversation.continueWith(handedOver);
+
+// A #resume= link pasted into this page's address bar (no reload): continue that conversation.
+window.addEventListener("hashchange", async () => {
+  const token = takeResumeFragment();
+  if (!token) return;
+  await selectMode("conversation");
+  await views.conversation.continueWith(token);
+});
 
 window.addEventListener("pagehide", () => {
   for (const view of Object.values(views)) if (view.running) view.stop();

@@ -4,6 +4,9 @@
 // format (PCM16 mono 24 kHz), so this works the same in every browser, whatever the hardware rate.
 
 export const WIRE_RATE = 24000;
+// A context made outside a click (a page opened from a #resume= link) stays suspended until
+// the user interacts: how long start() waits for it before going on with the context held back.
+const RESUME_WAIT_MS = 400;
 
 const MIC_CONSTRAINTS = {
   audio: {
@@ -68,6 +71,17 @@ export class AudioIO {
     this.player = null;
     this.muted = false;
     this.onEnded = () => {}; // the microphone went away (unplugged, revoked)
+    this.onLockChange = () => {}; // the context started (or stopped) running: see `locked`
+  }
+
+  /** The browser holds the audio back (no user gesture yet): no capture, no playback. */
+  get locked() {
+    return this.ctx !== null && this.ctx.state !== "running";
+  }
+
+  /** Starts a context the browser held back; call it from a click or a key press. */
+  unlock() {
+    if (this.ctx && this.ctx.state === "suspended") this.ctx.resume().catch(() => {});
   }
 
   /** Opens the microphone and starts both worklets. Throws MicError with a human message. */
@@ -77,7 +91,9 @@ export class AudioIO {
     if (!Ctx) throw new MicError("unsupported", "This browser cannot process audio (no Web Audio API).");
     const ctx = new Ctx({ latencyHint: "interactive" });
     this.ctx = ctx;
+    ctx.onstatechange = () => this.ctx === ctx && this.onLockChange();
     const resumed = ctx.resume();
+    resumed.catch(() => {}); // handled below (or never needed: the context closed)
     const stopped = () => this.ctx !== ctx; // stop() was called while we waited
 
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
@@ -108,7 +124,8 @@ export class AudioIO {
     try {
       await ctx.audioWorklet.addModule(workletUrl("capture-worklet.js"));
       if (this.playback) await ctx.audioWorklet.addModule(workletUrl("player-worklet.js"));
-      await resumed;
+      // Without a user gesture the browser may never resume it: go on, held back (`locked`).
+      await Promise.race([resumed, new Promise((done) => setTimeout(done, RESUME_WAIT_MS))]);
     } catch (err) {
       if (stopped()) throw new MicError("aborted", "Stopped.");
       await this.stop();
@@ -138,7 +155,7 @@ export class AudioIO {
     }
     const track = this.stream.getAudioTracks()[0];
     if (track) track.addEventListener("ended", () => this.onEnded());
-    return { sampleRate: this.ctx.sampleRate, device: track ? track.label : "" };
+    return { sampleRate: this.ctx.sampleRate, device: track ? track.label : "", locked: this.locked };
   }
 
   /** Queues PCM16 24 kHz audio (an ArrayBuffer, transferred) for playback. */
@@ -170,6 +187,7 @@ export class AudioIO {
     if (this.stream) for (const t of this.stream.getTracks()) t.stop();
     const ctx = this.ctx;
     this.ctx = this.stream = this.capture = this.player = this.source = null;
+    if (ctx) ctx.onstatechange = null;
     if (ctx && ctx.state !== "closed") {
       try {
         await ctx.close();

@@ -1,6 +1,10 @@
 // Conversation mode: talk with the bot; see both sides' words live and each turn's latency.
+// The conversation outlives the socket: a reconnect resumes it (resume.js), and the items a
+// resumed session announces again fill in what this view does not show yet, in order.
 
+import { Handoff } from "./handoff.js";
 import { ModeView } from "./mode.js";
+import { resumeStore } from "./resume.js";
 import { el } from "./ui.js";
 
 const SESSION = {
@@ -23,10 +27,20 @@ export class ConversationView extends ModeView {
       chrome, debug, buttonId: "talk", meterId: "talk-meter",
       pane: document.getElementById("conversation-log"),
       labels: ["Start talking", "Stop"], stopped: "Stopped. Press Start talking to continue.",
-      query: { model: "voxloop" }, session: SESSION, playback: true,
+      query: { model: "voxloop" }, session: SESSION, playback: true, resume: resumeStore,
     });
     this.log = this.pane;
     this.empty = document.getElementById("conversation-empty");
+    this.handoff = new Handoff({ store: resumeStore, chrome });
+    this.conversationId = null; // the server's session id of what the log shows
+    this.resetTurns(this.empty);
+    document.getElementById("new-conversation").addEventListener("click", () => this.newConversation());
+  }
+
+  resetTurns(origin) {
+    this.origin = origin; // replayed items with no item before them go right after this node
+    this.items = new Map(); // item_id → turn, both sides: what the view shows
+    this.previous = new Map(); // item_id → previous_item_id (conversation.item.added)
     this.userTurns = new Map(); // item_id → turn
     this.botTurns = new Map(); // response_id → turn
     this.cleared = new Set(); // response ids whose audio was flushed
@@ -39,7 +53,50 @@ export class ConversationView extends ModeView {
   }
 
   onConnection(up) {
-    if (up) this.listening();
+    if (up) {
+      this.listening();
+      return;
+    }
+    // The socket went: what was not settled is not part of the conversation. A user turn not
+    // transcribed yet goes (the resumed session announces it if the server kept it); a reply
+    // cut off keeps what arrived, and takes the server's text if it is announced again.
+    for (const [key, turn] of this.userTurns) {
+      if (turn.done) continue;
+      turn.node.remove();
+      this.userTurns.delete(key);
+      this.items.delete(key);
+    }
+    for (const turn of this.botTurns.values()) {
+      if (turn.done) continue;
+      turn.done = turn.stale = true;
+      this.interrupted(turn, "cut off");
+    }
+  }
+
+  /** Continue the conversation of `token` here (a #resume= link): the log shows its history. */
+  async continueWith(token) {
+    if (this.session) await this.stop();
+    this.clearLog();
+    resumeStore.set(token);
+    this.handoff.refresh();
+    await this.start();
+  }
+
+  /** Forget this tab's conversation: an empty log, and the next start is a new conversation. */
+  async newConversation() {
+    if (this.session) await this.stop();
+    resumeStore.clear();
+    this.clearLog();
+    this.handoff.refresh();
+    this.chrome.hideNotice();
+    this.chrome.setStatus("Ready — press Start talking.");
+  }
+
+  clearLog() {
+    for (const node of [...this.log.children]) if (node !== this.empty) node.remove();
+    this.empty.hidden = false;
+    this.conversationId = null;
+    this.resetTurns(this.empty);
   }
 
   listening() {
@@ -72,16 +129,66 @@ export class ConversationView extends ModeView {
       el("p", { class: "text" }, final, partial),
       meta,
     );
-    turn = { node, final, partial, meta, text: "", done: false };
+    turn = { node, final, partial, meta, text: "", done: false, stale: false };
     map.set(key, turn);
+    if (role === "user") this.track(turn, key);
     this.empty.hidden = true;
     this.log.append(node);
     return turn;
   }
 
+  track(turn, itemId) {
+    if (!itemId || this.items.get(itemId) === turn) return;
+    this.items.set(itemId, turn);
+    turn.node.dataset.itemId = itemId;
+  }
+
+  /** A message item a (resumed) session announces: shown unless the view has it already. */
+  showItem(item) {
+    if (!item || item.type !== "message" || (item.role !== "user" && item.role !== "assistant")) return;
+    const text = (item.content || [])
+      .map((part) => part.transcript ?? part.text ?? "")
+      .join(" ")
+      .trim();
+    const known = this.items.get(item.id);
+    if (known) {
+      if (known.stale && text) {
+        known.text = text;
+        known.final.textContent = text;
+        known.stale = false;
+      }
+      return;
+    }
+    if (!text) return;
+    const role = item.role === "user" ? "user" : "bot";
+    const turn = this.turn(new Map(), item.id, role);
+    turn.text = turn.final.textContent = text;
+    turn.done = true;
+    if (role === "user") this.userTurns.set(item.id, turn);
+    this.track(turn, item.id);
+    const previous = this.previous.get(item.id);
+    const anchor = previous == null ? this.origin : this.items.has(previous) ? this.items.get(previous).node : null;
+    if (anchor) anchor.after(turn.node); // else: appended, where turn() put it
+    this.debug.replayedItems++;
+  }
+
+  /** Each session.created: the log follows this conversation; a different one starts below a line. */
+  sessionCreated(session) {
+    const id = (session && session.id) || null;
+    this.debug.sessionIds.push(id);
+    if (this.conversationId && id !== this.conversationId && this.log.querySelector(".turn")) {
+      const divider = el("li", { class: "divider", text: "New conversation" });
+      this.log.append(divider);
+      this.resetTurns(divider);
+    }
+    this.conversationId = id;
+    this.handoff.refresh();
+  }
+
   botTurn(event) {
     const key = event.response_id || (event.response && event.response.id) || event.item_id;
     const turn = this.turn(this.botTurns, key, "bot");
+    this.track(turn, event.item_id);
     if (this.pendingMetrics.has(key)) {
       this.showMetrics(turn, this.pendingMetrics.get(key));
       this.pendingMetrics.delete(key);
@@ -96,10 +203,10 @@ export class ConversationView extends ModeView {
     if (text) this.debug.botTranscripts.push(text);
   }
 
-  interrupted(turn) {
+  interrupted(turn, label = "interrupted") {
     if (turn.node.classList.contains("interrupted")) return;
     turn.node.classList.add("interrupted");
-    turn.meta.prepend(el("span", { class: "tag", text: "interrupted" }));
+    turn.meta.prepend(el("span", { class: "tag", text: label }));
   }
 
   showMetrics(turn, m) {
@@ -128,6 +235,15 @@ export class ConversationView extends ModeView {
     if (!session) return;
     const stats = this.debug.stats;
     switch (event.type) {
+      case "session.created":
+        this.sessionCreated(event.session);
+        break;
+      case "conversation.item.added":
+        if (event.item) this.previous.set(event.item.id, event.previous_item_id ?? null);
+        break;
+      case "conversation.item.done":
+        this.showItem(event.item);
+        break;
       case "input_audio_buffer.speech_started": {
         session.clearPlayback(); // barge-in: never talk over the user
         this.turn(this.userTurns, event.item_id, "user").partial.textContent = "…";
@@ -153,7 +269,10 @@ export class ConversationView extends ModeView {
         turn.partial.textContent = "";
         turn.final.textContent = text;
         if (text) this.debug.userTranscripts.push(text);
-        else turn.node.remove();
+        else {
+          turn.node.remove();
+          this.items.delete(event.item_id);
+        }
         break;
       }
       case "conversation.item.input_audio_transcription.failed": {

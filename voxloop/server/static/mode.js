@@ -4,7 +4,8 @@
 import { VoiceSession } from "./session.js";
 
 export class ModeView {
-  // options: { chrome, debug, buttonId, meterId, pane, labels: [off, on], stopped, session, query, playback }
+  // options: { chrome, debug, buttonId, meterId, pane, labels: [off, on], stopped, session, query, playback,
+  //            resume (the resume token store, to continue the conversation across connections) }
   constructor(options) {
     this.options = options;
     this.chrome = options.chrome;
@@ -38,6 +39,7 @@ export class ModeView {
     const session = new VoiceSession({
       query: this.options.query,
       session: this.options.session,
+      resume: this.options.resume || null,
       playback: this.options.playback,
       chrome: this.chrome,
       debug: this.debug,

@@ -1,8 +1,15 @@
 // A small OpenAI Realtime (GA) WebSocket client with automatic reconnection.
 //
 // Every JSON event from the server goes to onEvent(event). onStatus(status, detail) reports
-// the connection: "connecting", "open", "retrying" ({delayMs, attempt, reason}), "closed".
-// On every (re)connect the session configuration is sent first, as a `session.update`.
+// the connection: "connecting", "open", "retrying" ({delayMs, attempt, reason}), "closed",
+// "taken-over" (a newer connection continued the conversation: no more retries) and
+// "resume-failed" (the token was refused: the stored one is dropped, a fresh session follows).
+//
+// With a `resume` store (resume.js) the conversation outlives the socket: the token of every
+// `session.created` is kept, and each (re)connect asks for `?resume=TOKEN`, so the server
+// continues the same conversation. On every (re)connect the session configuration is sent
+// first, as a `session.update`: the server has it already when resuming (the same settings
+// merge into themselves), and a fresh session after a refused token needs it.
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const MAX_BUFFERED_BYTES = 2 << 20; // stop queueing mic audio behind a stalled socket
@@ -22,14 +29,17 @@ function closeReason(e) {
 export class RealtimeClient {
   /**
    * @param {object} opts
-   * @param {string} opts.url
+   * @param {object} opts.query  URL query of /v1/realtime
    * @param {object} opts.session  the `session` object of the session.update sent on open
    * @param {(event: object) => void} opts.onEvent
    * @param {(status: string, detail?: object) => void} opts.onStatus
+   * @param {{get(): string|null, set(token: string): void, clear(): void} | null} [opts.resume]
    */
-  constructor({ url, session, onEvent, onStatus }) {
-    this.url = url;
+  constructor({ query, session, onEvent, onStatus, resume = null }) {
+    this.query = query;
     this.session = session;
+    this.resume = resume;
+    this.ending = null; // why the server is about to close this socket: "taken-over" | "resume-failed"
     this.onEvent = onEvent;
     this.onStatus = onStatus;
     this.ws = null;
@@ -49,10 +59,12 @@ export class RealtimeClient {
     this.wanted = true;
     this.clearTimer();
     if (this.ws) return;
-    this.onStatus("connecting", { attempt: this.attempt });
+    const token = this.resume ? this.resume.get() : null;
+    this.onStatus("connecting", { attempt: this.attempt, resuming: Boolean(token) });
+    this.ending = null;
     let ws;
     try {
-      ws = new WebSocket(this.url, ["realtime"]);
+      ws = new WebSocket(realtimeUrl(token ? { ...this.query, resume: token } : this.query), ["realtime"]);
     } catch (err) {
       this.scheduleRetry(String(err && err.message ? err.message : err));
       return;
@@ -71,6 +83,7 @@ export class RealtimeClient {
       } catch {
         return;
       }
+      this.watch(event);
       this.onEvent(event);
     };
     // `error` is always followed by `close`; the close handler does the work.
@@ -78,12 +91,40 @@ export class RealtimeClient {
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      const ending = this.ending || (e.code === 4001 ? "taken-over" : e.code === 4004 ? "resume-failed" : null);
+      this.ending = null;
       if (!this.wanted) {
         this.onStatus("closed", { code: e.code, reason: e.reason });
         return;
       }
+      if (ending === "taken-over") {
+        this.wanted = false; // the conversation goes on elsewhere: reconnecting would take it back
+        this.onStatus("taken-over", { code: e.code });
+        return;
+      }
+      if (ending === "resume-failed") {
+        if (this.resume) this.resume.clear();
+        this.onStatus("resume-failed", { code: e.code });
+        this.connect(); // at once, without a token: a new conversation
+        return;
+      }
       this.scheduleRetry(closeReason(e));
     };
+  }
+
+  /** What the connection itself needs from the server's events: the token, and why it ends. */
+  watch(event) {
+    if (event.type === "session.created") {
+      const ext = (event.session && event.session.voxloop) || {};
+      if (this.resume && ext.resume_token) this.resume.set(ext.resume_token);
+    } else if (event.type === "error") {
+      const code = event.error && event.error.code;
+      if (code === "session_taken_over") this.ending = "taken-over";
+      else if (code === "invalid_resume_token") {
+        this.ending = "resume-failed";
+        if (this.resume) this.resume.clear();
+      }
+    }
   }
 
   scheduleRetry(reason) {

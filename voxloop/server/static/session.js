@@ -2,13 +2,22 @@
 // with the human messages for everything that can go wrong (no mic, no server).
 
 import { AudioIO, base64ToBytes, bytesToBase64 } from "./audio.js";
-import { RealtimeClient, realtimeUrl } from "./realtime.js";
+import { RealtimeClient } from "./realtime.js";
+
+// Server errors that end or restart the connection: announced by a notice, not a toast.
+const CONNECTION_ERRORS = new Set(["session_taken_over", "invalid_resume_token"]);
+const TAKEN_OVER = "This conversation continued in another tab or device. Press Start talking to continue it here.";
+const RESUME_FAILED =
+  "The earlier conversation could not be continued (its link is invalid, expired or revoked). A new conversation has started.";
+const LOCKED = "The browser holds sound and the microphone back until you click the page.";
+const UNLOCK_EVENTS = ["pointerdown", "keydown"];
 
 export class VoiceSession {
   /**
    * @param {object} opts
    * @param {object} opts.query  URL query of /v1/realtime
    * @param {object} opts.session  the session.update payload
+   * @param {object|null} [opts.resume]  the tab's resume token store (resume.js): continue the conversation
    * @param {boolean} opts.playback  play the server's audio
    * @param {import("./ui.js").Chrome} opts.chrome
    * @param {object} opts.debug  window.voxloop
@@ -17,7 +26,7 @@ export class VoiceSession {
    * @param {(connected: boolean) => void} [opts.onConnection]
    * @param {() => Promise<void>} [opts.onLost]  the mic went away: the view stops the session
    */
-  constructor({ query, session, playback, chrome, debug, meter, onEvent, onConnection = () => {}, onLost }) {
+  constructor({ query, session, resume = null, playback, chrome, debug, meter, onEvent, onConnection = () => {}, onLost }) {
     this.onLost = onLost || (() => this.stop());
     this.chrome = chrome;
     this.debug = debug;
@@ -27,14 +36,17 @@ export class VoiceSession {
     this.active = false;
     this.retryTicker = null;
     this.wasOpen = false;
+    this.stickyNotice = null; // shown while this connection lasts (why it is a new conversation)
+    this.unlockOnGesture = () => this.audio.unlock();
     this.audio = new AudioIO({
       playback,
       onChunk: (pcm, rms) => this.sendChunk(pcm, rms),
       onPlayer: (msg) => this.onPlayer(msg),
     });
     this.client = new RealtimeClient({
-      url: realtimeUrl(query),
+      query,
       session,
+      resume,
       onEvent: (event) => this.dispatch(event),
       onStatus: (status, detail) => this.onStatus(status, detail || {}),
     });
@@ -52,6 +64,8 @@ export class VoiceSession {
       const info = await this.audio.start();
       this.debug.audioContextRate = info.sampleRate;
       this.audio.onEnded = () => this.micLost();
+      this.audio.onLockChange = () => this.lockChanged();
+      this.lockChanged();
     } catch (err) {
       if (!this.active || err.code === "aborted") return false; // stopped while starting
       this.active = false;
@@ -71,12 +85,44 @@ export class VoiceSession {
 
   async stop() {
     this.active = false;
+    this.stickyNotice = null;
+    this.listenForGesture(false);
     this.stopTicker();
     this.client.close();
     await this.audio.stop();
     if (this.meter) this.meter.style.setProperty("--level", "0");
     this.chrome.hideNotice();
     this.setState("idle");
+  }
+
+  /** Opened without a user gesture (a #resume= link), the audio waits for the first click. */
+  lockChanged() {
+    const locked = this.audio.locked;
+    this.debug.audioLocked = locked;
+    this.listenForGesture(locked);
+    if (!locked && this.debug.connected) this.onConnection(true); // listening now, for real
+    if (this.debug.connected) this.showNotices();
+  }
+
+  listenForGesture(on) {
+    for (const type of UNLOCK_EVENTS) {
+      if (on) document.addEventListener(type, this.unlockOnGesture, { capture: true });
+      else document.removeEventListener(type, this.unlockOnGesture, { capture: true });
+    }
+  }
+
+  /** The notice while connected: why this is a new conversation, and whether audio waits. */
+  showNotices() {
+    const locked = this.audio.locked;
+    if (locked) {
+      this.setState("audio-locked");
+      this.chrome.setStatus("Connected — turn on sound and the microphone to talk.", "warn");
+    }
+    const text = [this.stickyNotice, locked ? LOCKED : null].filter(Boolean).join(" ");
+    if (!text) this.chrome.hideNotice();
+    else if (locked) {
+      this.chrome.showNotice(text, { tone: "warn", action: "Turn on sound and microphone", onAction: this.unlockOnGesture });
+    } else this.chrome.showNotice(text, { tone: "warn" });
   }
 
   setState(state) {
@@ -88,6 +134,16 @@ export class VoiceSession {
     if (!this.active) return;
     await this.onLost();
     this.chrome.showNotice("The microphone was disconnected. Press the button to start again.");
+  }
+
+  /** A newer connection continued the conversation: stop here (mic off), say so, do not retry. */
+  async takenOver() {
+    if (!this.active) return;
+    this.debug.takenOver = true;
+    await this.onLost();
+    this.setState("taken-over");
+    this.chrome.setStatus("Continued elsewhere", "warn");
+    this.chrome.showNotice(TAKEN_OVER, { tone: "warn" });
   }
 
   sendChunk(pcm, rms) {
@@ -133,7 +189,7 @@ export class VoiceSession {
     if (event.type === "error") {
       const e = event.error || {};
       debug.errors.push({ code: e.code || null, message: e.message || "", type: e.type || null });
-      this.chrome.toast(`Server: ${e.message || e.code || "error"}`);
+      if (!CONNECTION_ERRORS.has(e.code)) this.chrome.toast(`Server: ${e.message || e.code || "error"}`);
       return;
     }
     this.onEvent(event);
@@ -142,7 +198,10 @@ export class VoiceSession {
   onStatus(status, detail) {
     const debug = this.debug;
     if (status === "connecting") {
-      if (!detail.attempt) this.chrome.setStatus("Connecting to the server…", "busy");
+      debug.stats.connectAttempts++;
+      if (!detail.attempt) {
+        this.chrome.setStatus(detail.resuming ? "Continuing the conversation…" : "Connecting to the server…", "busy");
+      }
       this.setState(detail.attempt ? "reconnecting" : "connecting");
       return;
     }
@@ -152,12 +211,28 @@ export class VoiceSession {
       this.wasOpen = true;
       debug.everConnected = true;
       debug.connected = true;
-      this.chrome.hideNotice();
       this.onConnection(true);
+      this.showNotices();
+      return;
+    }
+    if (status === "taken-over") {
+      debug.connected = false;
+      this.stopTicker();
+      this.clearPlayback();
+      this.onConnection(false);
+      this.takenOver();
+      return;
+    }
+    if (status === "resume-failed") {
+      debug.connected = false;
+      debug.stats.resumeFailures++;
+      this.stickyNotice = RESUME_FAILED;
+      this.onConnection(false);
       return;
     }
     if (status === "retrying") {
       debug.connected = false;
+      this.stickyNotice = null;
       debug.stats.disconnects++;
       this.clearPlayback();
       this.setState("disconnected");
