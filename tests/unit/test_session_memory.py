@@ -168,3 +168,23 @@ async def test_rolling_summary_replaces_older_turns_and_is_stored() -> None:
         assert len(await h.stored()) == 10  # the items themselves stay
     finally:
         await h.aclose()
+
+
+async def test_a_session_ending_while_a_reply_plays_keeps_what_was_sent() -> None:
+    """The reply is fully produced (faster than real time) but its audio is still being paced
+    out when the client goes: the store keeps the part that was sent, marked incomplete."""
+    h = Remembering(tts=FakeTTS(seconds_per_word=0.3), llm=FakeLLM("one two three four five six seven eight. " * 3))
+    h.session.config = h.session.config.with_(output_modalities=("audio",))
+    await h.start()
+    try:
+        await h.feed(tone(0.8))
+        await h.feed(quiet(0.8))
+        await h.until(lambda e: e["type"] == "response.output_audio.delta")
+        await asyncio.sleep(1.0)
+        assert h.session._reply is not None and h.session._reply.ended.is_set()  # all produced, not all sent
+        await h.session.aclose()
+        assistant = [i for i in await h.stored() if i["role"] == "assistant"][0]
+        assert assistant["status"] == "incomplete"
+        assert 0 < len(assistant["text"].split()) < 24
+    finally:
+        await h.aclose()

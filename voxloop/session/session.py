@@ -125,8 +125,8 @@ class Session:
     def _keep_heard(self) -> None:
         """The session ends while a reply speaks (the client went away): the conversation keeps
         what had been sent and played of it."""
-        reply = self._reply
-        if reply is None or not reply.gate_open or not reply.message_started or reply.ended.is_set():
+        reply = self._reply  # ``ended``: all produced, maybe not all sent: ``speaking`` covers that
+        if reply is None or not reply.gate_open or not reply.message_started or not reply.speaking:
             return
         unplayed = max(0.0, self.output.play_until - now())
         self.log.truncate(reply.item_id, reply.heard_text(unplayed))
