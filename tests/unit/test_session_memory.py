@@ -159,6 +159,8 @@ async def test_rolling_summary_replaces_older_turns_and_is_stored() -> None:
         await asyncio.sleep(0.1)
         conv = h.session.conversation
         assert conv.summary and "Ada" in conv.summary
+        # while the user is quiet, the new prompt is read into the model's cache (a 1-token request)
+        assert SUMMARY_HEADER in h.llm.requests[-1][0].content
         await h.turn("Thanks.")
         request = h.llm.requests[-1]
         assert SUMMARY_HEADER in request[0].content
@@ -186,5 +188,19 @@ async def test_a_session_ending_while_a_reply_plays_keeps_what_was_sent() -> Non
         assistant = [i for i in await h.stored() if i["role"] == "assistant"][0]
         assert assistant["status"] == "incomplete"
         assert 0 < len(assistant["text"].split()) < 24
+    finally:
+        await h.aclose()
+
+
+async def test_summary_lines_about_the_turn_join_it_as_a_note() -> None:
+    h = Remembering(MemorySettings(summary_after_turns=3, keep_turns=1))
+    await h.start()
+    try:
+        await h.turn("My name is Ada.")
+        for q in ("What is two plus two?", "Name a colour.", "Name a fruit."):
+            await h.turn(q)
+        await h.turn("What is my name?")
+        request = next(r for r in reversed(h.llm.requests) if r[-1].content == "What is my name?")
+        assert request[-2].role == "system" and "The user's name is Ada." in request[-2].content
     finally:
         await h.aclose()

@@ -306,11 +306,11 @@ async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: 
     conn = Connection(ws, state, session, output, model)
     conn.settings = opened.settings
     try:
-        await opened.restore(session)
         async with asyncio.TaskGroup() as tg:
             sender = tg.create_task(output.run(), name=f"{session.id}:sender")
             running = tg.create_task(session.run(), name=f"{session.id}:session")
             await session.running.wait()
+            await opened.restore(session)
             created = conn.session_event("session.created")
             created["session"].setdefault("voxloop", {}).update(
                 resume_token=opened.token, resume_expires_at=int(opened.expires_at))

@@ -50,11 +50,13 @@ class Opened:
     summary_through: str | None = None
 
     async def restore(self, session: Session) -> None:
-        """Put the conversation read from the store into the new session."""
+        """Put the conversation read from the store into the new session (once it runs)."""
         if self.resumed:
             session.log.items.restore(self.items, self.summary, self.summary_through)
         if self.config.user is not None:
-            await session.memory.set_user(self.config.user)
+            await session.memory.set_user(self.config.user)  # (reads the new prompt into the cache)
+        elif self.resumed:
+            session.memory.prompt_changed()
 
 
 def updated_config(state: ServerState, cfg: SessionConfig, update: Any, beta: bool = False) -> SessionConfig:

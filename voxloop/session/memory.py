@@ -39,6 +39,7 @@ from voxloop.engines.types import ChatMessage, LLMOptions
 from voxloop.errors import InvalidRequest, VoxloopError
 from voxloop.session.events import new_id
 from voxloop.store.base import ConversationStore, Fact, StoredItem
+from voxloop.store.rank import rank
 
 __all__ = ["MemorySettings", "SessionMemory"]
 
@@ -75,7 +76,10 @@ class SessionMemory:
         self.user: str | None = None
         self._queue: asyncio.Queue[Callable[[], Coroutine[Any, Any, None]]] = asyncio.Queue()
         self._idle = asyncio.Event()
+        self._idle.set()  # a session starts quiet
         self._summary_task: asyncio.Task[None] | None = None
+        self._warm_task: asyncio.Task[None] | None = None
+        self.prompt: Callable[[], list[ChatMessage]] | None = None  # the next reply's history (set by the session)
         self._shown: set[str] = set()  # ids of facts in the system prompt
         self._heard: set[str] = set()  # user items whose facts were extracted
 
@@ -147,18 +151,25 @@ class SessionMemory:
         shown = facts[-self.settings.facts_in_prompt:] if self.settings.facts_in_prompt else []
         self._shown = {f.id for f in shown}
         self.conversation.notes = facts_message([f.text for f in shown]) if shown else ""
+        self.prompt_changed()
 
     async def relevant(self, text: str) -> list[ChatMessage]:
-        """Remembered facts about this turn not already in the prompt (a note before the turn)."""
-        if self.store is None or self.user is None or not self.settings.relevant_facts or not text.strip():
+        """What is remembered about this turn, as a note just before it: facts of the user not
+        already in the prompt, and lines of the summary that share its words (small models
+        use what is near the question far better than what is at the top of the prompt)."""
+        k = self.settings.relevant_facts
+        if not k or not text.strip():
             return []
-        try:
-            found = await self.store.search_facts(self.user, text, self.settings.relevant_facts + len(self._shown))
-        except Exception:
-            logger.exception("fact search failed")
-            return []
-        new = [f.text for f in found if f.id not in self._shown][: self.settings.relevant_facts]
-        return [ChatMessage("system", facts_message(new))] if new else []
+        lines = self.conversation.summary.splitlines()
+        notes = [lines[i] for i in rank(text, lines, k)]
+        if self.store is not None and self.user is not None:
+            try:
+                found = await self.store.search_facts(self.user, text, k + len(self._shown))
+            except Exception:
+                logger.exception("fact search failed")
+                found = []
+            notes += [f.text for f in found if f.id not in self._shown and f.text not in notes]
+        return [ChatMessage("system", facts_message(notes[:k]))] if notes else []
 
     def user_said(self, item_id: str, text: str) -> None:
         """A user turn's final text: remember the facts it states (only with a user id)."""
@@ -199,6 +210,7 @@ class SessionMemory:
             task = self._summary_task
             if mode == "llm" and task is not None and not task.done():
                 task.cancel()  # the user speaks: the live turn gets the model (retried later)
+            # a cache warm-up under way goes on: the live turn needs that same prompt read
 
     def maybe_summarize(self) -> None:
         """After a reply: start a summary round if the conversation outgrew the threshold."""
@@ -240,17 +252,37 @@ class SessionMemory:
         if conv.summary_through != before or conv.get(through) is None:
             return  # the conversation changed under us (deleted, restored): next round
         conv.set_summary(summary, through)
+        self.prompt_changed()
         logger.info("conversation %s: summarised %d items (%d chars)", self.id, len(items), len(summary))
         if self.store is not None:
             store = self.store
             self._queue.put_nowait(lambda: store.update(self.id, summary=summary, summary_through=through))
 
+    # ------------------------------------------------------------------ the model's cache
+    def prompt_changed(self) -> None:
+        """The start of the prompt changed (facts loaded, a summary round): while the user is
+        quiet, read the new prompt into the embedded model's cache, so the next reply does not
+        pay for it (on 2 cores a ~500-token re-read is 1-3 s). Remote models are left alone
+        (their servers cache prefixes themselves, and tokens may cost money)."""
+        if self.prompt is None or self.llm.name.startswith("openai"):
+            return
+        if self._warm_task is not None and not self._warm_task.done():
+            self._warm_task.cancel()
+        self._warm_task = self._spawn(self._warm(self.prompt), "warm-cache")
+
+    async def _warm(self, prompt: Callable[[], list[ChatMessage]]) -> None:
+        await self._idle.wait()
+        try:
+            await _complete(self.llm, prompt(), 1)
+        except VoxloopError as e:
+            logger.debug("cache warm-up failed: %s", e.message)
+
     async def aclose(self) -> None:
-        task = self._summary_task
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+        for task in (self._summary_task, self._warm_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         await self.flush()
 
 

@@ -84,6 +84,7 @@ class Session:
         self.log = ConversationLog(config.instructions, self.control)
         self.memory = SessionMemory(store, self.id, self.log.items, stack.llm, memory, self.spawn)
         self.log.on_saved, self.log.on_deleted = self.memory.saved, self.memory.deleted
+        self.memory.prompt = lambda: self.conversation.messages(self.config.history_tokens, self.stack.llm.count_tokens)
         self.vocabulary: Any = None  # optional voxloop.dialogue.vocabulary.Vocabulary
         self.emotion = EmotionTracker(stack.vad.run_blocking)  # user emotion: LLM hint, delivery, event
         self._tg: asyncio.TaskGroup | None = None  # every task of the session, while it runs
@@ -385,6 +386,8 @@ class Session:
         if pending is not None:
             await asyncio.wait([pending])
         messages = self.conversation.messages(self.config.history_tokens, self.stack.llm.count_tokens)
+        if messages and messages[-1].role == "user":  # what is remembered about it, just before it
+            messages[-1:-1] = await self.memory.relevant(messages[-1].content)
         if instructions:
             messages = [ChatMessage("system", instructions), *[m for m in messages if m.role != "system"]]
         reply = self._new_reply(messages, **overrides)
