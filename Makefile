@@ -75,10 +75,11 @@ lint: setup
 	$(VENV)/bin/ruff check voxloop tests bench
 	$(VENV)/bin/mypy
 
-# Every benchmark (about 45 minutes on 2 cores; run it on a quiet machine), then docs/benchmarks.md.
+# Every benchmark (about 70 minutes on 2 cores; run it on a quiet machine), then docs/benchmarks.md.
 bench: setup
 	$(PY) bench/asr.py && $(PY) bench/tts.py && $(PY) bench/llm.py
 	$(PY) bench/realtime.py && $(PY) bench/dictation.py && $(PY) bench/persona.py
+	$(PY) bench/memory.py
 	$(PY) bench/report.py
 
 clean:

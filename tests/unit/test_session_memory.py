@@ -12,6 +12,7 @@ from tests.fakes import FakeLLM, FakeTTS, quiet, tone
 from tests.unit.test_session import Harness
 from tests.virtual_time import VirtualTimePolicy
 from voxloop.dialogue.history import SUMMARY_HEADER
+from voxloop.engines.types import ChatMessage, LLMOptions, TTSOptions
 from voxloop.errors import InvalidRequest
 from voxloop.session.config import SessionConfig
 from voxloop.session.memory import MemorySettings
@@ -192,6 +193,27 @@ async def test_a_session_ending_while_a_reply_plays_keeps_what_was_sent() -> Non
         await h.aclose()
 
 
+async def prompt_sizes(memory: MemorySettings, turns: int) -> list[int]:
+    """``prompt_tokens`` of each reply's ``voxloop.metrics`` over ``turns`` turns; checks that
+    it is the size of the messages the model was given."""
+    h = Remembering(memory)
+    h.session.config = h.session.config.with_(voxloop_events=True)
+    await h.start()
+    try:
+        sizes: list[int] = []
+        for n in range(turns):
+            question = f"Question number {n}: tell me a long story about the sea and its ships."
+            done = await h.turn(question)
+            metrics = await h.until(lambda e, rid=done["response"]["id"]: e["type"] == "voxloop.metrics"
+                                    and e["response_id"] == rid)
+            request = next(r for r in reversed(h.llm.requests) if r[-1].content == question)  # not a cache warm-up
+            assert metrics["metrics"]["prompt_tokens"] == sum(h.llm.count_tokens(m.content) + 4 for m in request)
+            sizes.append(metrics["metrics"]["prompt_tokens"])
+        return sizes
+    finally:
+        await h.aclose()
+
+
 async def test_summary_lines_about_the_turn_join_it_as_a_note() -> None:
     h = Remembering(MemorySettings(summary_after_turns=3, keep_turns=1))
     await h.start()
@@ -204,3 +226,26 @@ async def test_summary_lines_about_the_turn_join_it_as_a_note() -> None:
         assert request[-2].role == "system" and "The user's name is Ada." in request[-2].content
     finally:
         await h.aclose()
+
+
+async def test_metrics_carry_the_size_of_each_prompt_and_summaries_bound_it() -> None:
+    without = await prompt_sizes(MemorySettings(summary="off"), 8)
+    assert all(a < b for a, b in zip(without, without[1:], strict=False))  # grows every turn (under the budget)
+    summarised = await prompt_sizes(MemorySettings(summary_after_turns=3, keep_turns=1), 8)
+    assert summarised[:3] == without[:3]
+    assert max(summarised[3:]) == max(summarised[3:5]) < without[-1] / 2  # stopped growing
+
+
+def test_a_reply_whose_model_cannot_count_reports_no_prompt_size() -> None:
+    from voxloop.errors import BackendUnavailable
+    from voxloop.session.reply import Reply
+
+    class Broken(FakeLLM):
+        def count_tokens(self, text: str) -> int:
+            raise BackendUnavailable("no model")
+
+    reply = Reply(None, Broken(), FakeTTS(), [ChatMessage("user", "Hi.")], LLMOptions(), TTSOptions())  # type: ignore[arg-type]
+    assert reply.prompt_tokens() is None
+    reply = Reply(None, FakeLLM(), FakeTTS(), [ChatMessage("system", "Be brief."), ChatMessage("user", "Hi.")],  # type: ignore[arg-type]
+                  LLMOptions(), TTSOptions())
+    assert reply.prompt_tokens() == (9 // 4 + 4) + (1 + 4)  # the fake counts 4 characters a token

@@ -17,6 +17,7 @@ class ReplyMetrics:
     voice_to_voice_ms: float | None = None
     barge_in_stop_ms: float | None = None
     speculative: bool = False
+    prompt_tokens: int | None = None  # the prompt the reply was started with (Reply.prompt_tokens)
 
     def as_dict(self) -> dict[str, Any]:
         def r(x: float | None) -> float | None:
@@ -29,4 +30,5 @@ class ReplyMetrics:
             "tts_first_chunk_ms": r(self.tts_first_chunk_ms),
             "barge_in_stop_ms": r(self.barge_in_stop_ms),
             "speculative": self.speculative,
+            "prompt_tokens": self.prompt_tokens,
         }

@@ -167,6 +167,17 @@ class Reply:
             self.last_sent = at
             self.sent_audio += ev.seconds
 
+    def prompt_tokens(self) -> int | None:
+        """Tokens of the messages this reply was started with, by the LLM's ``count_tokens``,
+        plus 4 a message for the chat template's role markers (as the history budget counts
+        them); a tool list the backend adds to the prompt is not counted. ``None`` if the LLM
+        cannot count (its model failed to load)."""
+        try:
+            return sum(self.llm.count_tokens(m.content + "".join(c.arguments for c in m.tool_calls)) + 4
+                       for m in self.messages)
+        except VoxloopError:
+            return None
+
     def heard_text(self, unplayed_seconds: float) -> str:
         """The text of the audio the client has played (sent minus still buffered)."""
         if not self.audio_out:

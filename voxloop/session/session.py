@@ -448,6 +448,8 @@ class Session:
             self._replies.pop(reply.id, None)
 
     def _send_metrics(self, reply: Reply) -> None:
+        if reply.metrics.prompt_tokens is None:  # counted once the reply is done: off its critical path
+            reply.metrics.prompt_tokens = reply.prompt_tokens()
         metrics = reply.metrics.as_dict()
         logger.info("reply %s metrics %s", reply.id, metrics)
         self.control(Metrics(reply.id, metrics))  # an extension: transports send it on request
