@@ -149,3 +149,35 @@ async def test_quiet_connection_still_answers_after_eleven_minutes(state: Server
     finally:
         ws.disconnect()
         await asyncio.wait_for(served, 5)
+
+
+class DeadStore:
+    """A store whose backend is gone: every call fails."""
+
+    def __getattr__(self, name: str) -> Any:
+        async def fail(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("store is down")
+
+        return fail
+
+
+async def test_a_dead_store_costs_resume_not_the_conversation(state: ServerState) -> None:
+    from voxloop.server.conversations import Conversations
+
+    state._conversations = Conversations(DeadStore(), resume_ttl_s=60, anonymous_ttl_s=60)  # type: ignore[arg-type]
+    ws = FakeSocket(state)
+    served = asyncio.get_running_loop().create_task(realtime.endpoint(ws))  # type: ignore[arg-type]
+    created = await ws.until(lambda e: e["type"] == "session.created")
+    assert "resume_token" not in created["session"].get("voxloop", {})
+    ws.send("conversation.item.create", item={"type": "message", "role": "user",
+                                              "content": [{"type": "input_text", "text": "Hello."}]})
+    ws.send("response.create")
+    done = await ws.until(lambda e: e["type"] == "response.done", 30)
+    assert done["response"]["status"] == "completed"  # the failed writes only reach the log
+    ws.disconnect()
+    await asyncio.wait_for(served, 5)
+    resumed = FakeSocket(state)
+    resumed.query_params["resume"] = "anything"
+    await asyncio.wait_for(realtime.endpoint(resumed), 5)  # type: ignore[arg-type]
+    err = next(e for e in resumed.sent if e["type"] == "error")
+    assert err["error"]["code"] == "store_unavailable" and resumed.close_code == 1011

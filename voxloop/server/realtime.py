@@ -295,7 +295,8 @@ async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: 
     try:
         opened = await open_conversation(state, transcription, resume, holder)
     except VoxloopError as e:
-        await send(error_event(e.message, code=e.code, param=getattr(e, "param", None)))
+        await send(error_event(e.message, code=e.code, param=getattr(e, "param", None),
+                               type_="server_error" if e.http_status >= 500 else "invalid_request_error"))
         with contextlib.suppress(Exception):
             await ws.close(code=4004 if e.code == "invalid_resume_token" else 1011)
         return
@@ -312,8 +313,9 @@ async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: 
             await session.running.wait()
             await opened.restore(session)
             created = conn.session_event("session.created")
-            created["session"].setdefault("voxloop", {}).update(
-                resume_token=opened.token, resume_expires_at=int(opened.expires_at))
+            if opened.token is not None:  # (None: the store is down; this one cannot be resumed)
+                created["session"].setdefault("voxloop", {}).update(
+                    resume_token=opened.token, resume_expires_at=int(opened.expires_at))
             output.control(created)
             if opened.resumed:
                 session.log.replay()  # the client rebuilds the conversation it had
