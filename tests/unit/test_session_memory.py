@@ -59,8 +59,15 @@ class Remembering(Harness):
         await asyncio.sleep(0.05)  # the writer catches up
         return done
 
+    async def script(self, turns: tuple[str, ...]) -> None:
+        for text in turns:
+            await self.turn(text)
+
     async def stored(self) -> list[dict[str, Any]]:
         return [i.data for i in await self.store.items(self.session.id)]
+
+
+SUMMARISED = ("My name is Ada.", "What is two plus two?", "Name a colour.", "Name a fruit.")  # one summary round
 
 
 @pytest.fixture
@@ -154,9 +161,7 @@ async def test_rolling_summary_replaces_older_turns_and_is_stored() -> None:
     h = Remembering(MemorySettings(summary_after_turns=3, keep_turns=1))
     await h.start()
     try:
-        await h.turn("My name is Ada.")
-        for q in ("What is two plus two?", "Name a colour.", "Name a fruit."):
-            await h.turn(q)
+        await h.script(SUMMARISED)
         await asyncio.sleep(0.1)
         conv = h.session.conversation
         assert conv.summary and "Ada" in conv.summary
@@ -218,9 +223,7 @@ async def test_summary_lines_about_the_turn_join_it_as_a_note() -> None:
     h = Remembering(MemorySettings(summary_after_turns=3, keep_turns=1))
     await h.start()
     try:
-        await h.turn("My name is Ada.")
-        for q in ("What is two plus two?", "Name a colour.", "Name a fruit."):
-            await h.turn(q)
+        await h.script(SUMMARISED)
         await h.turn("What is my name?")
         request = next(r for r in reversed(h.llm.requests) if r[-1].content == "What is my name?")
         assert request[-2].role == "system" and "The user's name is Ada." in request[-2].content
