@@ -157,8 +157,8 @@ def test_a_network_blip_resumes_the_same_conversation(browser: Any, server: str)
             proxy.blip(3.0)
             page.wait_for("() => window.voxloop.stats.disconnects >= 1", "the drop", timeout=10_000)
             sync_api.expect(page.page.locator("#status")).to_contain_text("Server disconnected")
-            page.wait_for("() => window.voxloop.connected && window.voxloop.stats.reconnects >= 1", "the reconnection",
-                          timeout=30_000)
+            page.wait_for("() => window.voxloop.connected && window.voxloop.stats.reconnects >= 1"
+                          " && window.voxloop.sessionIds.length >= 2", "the resumed session", timeout=30_000)
             state = page.debug()
             assert state["stats"]["disconnects"] >= 2  # at least one try was refused
             assert state["sessionIds"] == [sid, sid]  # resumed: the same conversation
