@@ -54,9 +54,15 @@ def create_app(stack: EngineStack, config: ServerConfig = ServerConfig(), *, pre
         return JSONResponse({"status": "ok", "version": __version__, "sessions": state.active_sessions,
                              "max_sessions": config.max_sessions, "tasks": len(asyncio.all_tasks())})
 
+    async def metrics(request: Request) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(state.telemetry.registry), media_type=CONTENT_TYPE_LATEST)
+
     routes = [
         Route("/", index),
         Route("/healthz", healthz),
+        Route("/metrics", metrics),
         WebSocketRoute("/v1/realtime", realtime.endpoint),
         *rest.routes(),
         *rest_memory.routes(),

@@ -27,8 +27,10 @@ class Pacer:
     """Implements :class:`voxloop.session.events.Output` for one WebSocket client."""
 
     def __init__(self, send: Callable[[Wire], Awaitable[None]], *, lead: float = 0.3,
-                 extensions: Callable[[], bool] = lambda: False) -> None:
+                 extensions: Callable[[], bool] = lambda: False,
+                 observe: Callable[[SessionEvent | Wire], None] | None = None) -> None:
         self._send = send
+        self._observe = observe  # sees every event as it leaves (metrics)
         self.lead = lead
         self.extensions = extensions  # send voxloop.* events (the client opted in)
         self._control: collections.deque[SessionEvent | Wire] = collections.deque()
@@ -66,6 +68,8 @@ class Pacer:
         self.play_until = now()
 
     async def _emit(self, event: SessionEvent | Wire) -> None:
+        if self._observe is not None:
+            self._observe(event)
         if isinstance(event, dict):
             await self._send(event)
             return

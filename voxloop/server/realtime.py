@@ -255,9 +255,11 @@ async def endpoint(ws: WebSocket) -> None:
             state.release_session()
             raise
     except OverloadedError as e:
+        state.telemetry.busy.labels("realtime").inc()
         await ws.send_text(json.dumps(error_event(e.message, code=e.code, type_="server_error")))
         await ws.close(code=1013)
         return
+    state.telemetry.sessions.labels("transcription" if transcription else "conversation").inc()
     try:
         await _serve(ws, state, transcription, model, ws.query_params.get("resume"))
     finally:
@@ -300,7 +302,7 @@ async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: 
         with contextlib.suppress(Exception):
             await ws.close(code=4004 if e.code == "invalid_resume_token" else 1011)
         return
-    output = Pacer(send, extensions=lambda: session.config.voxloop_events)
+    output = Pacer(send, extensions=lambda: session.config.voxloop_events, observe=state.telemetry.observe)
     session = Session(state.stack, state.scheduler, output, opened.config, session_id=opened.id,
                       store=state.conversations.store, memory=state.config.memory)
     session.vocabulary = state.scenes.vocabulary(opened.config.preset, state.vocabulary)

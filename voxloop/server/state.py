@@ -10,6 +10,7 @@ from voxloop.errors import VoxloopError
 from voxloop.server.config import ServerConfig
 from voxloop.server.conversations import Conversations
 from voxloop.server.scenes import Scenes
+from voxloop.server.telemetry import Telemetry
 from voxloop.session.transcriber import ASRScheduler
 
 __all__ = ["ServerState"]
@@ -26,6 +27,14 @@ class ServerState:
         self.scenes = Scenes()  # personas and presets (set by the CLI at start)
         self._scheduler: ASRScheduler | None = None
         self._conversations: Conversations | None = None
+        self.telemetry = Telemetry()  # what /metrics shows
+        self.telemetry.watch({
+            "voxloop_active_sessions": ("Realtime sessions open now", lambda: self.active_sessions),
+            "voxloop_max_sessions": ("Realtime sessions this server accepts", lambda: config.max_sessions),
+            "voxloop_asr_streams": ("Live transcription streams open now", lambda: self.scheduler.streams),
+            "voxloop_engine_busy_asr": ("ASR slots decoding now", lambda: self.scheduler.busy),
+            "voxloop_engine_queue_depth_asr": ("ASR decodes waiting for a slot", lambda: self.scheduler.queued),
+        })
 
     @property
     def conversations(self) -> Conversations:
@@ -44,6 +53,8 @@ class ServerState:
         if self._scheduler is None:
             workers = self.stack.specs.options.get("asr", {}).get("workers", 1)
             self._scheduler = ASRScheduler(self.stack.asr, slots=workers, max_streams=self.config.max_sessions)
+            wait = self.telemetry.queue_wait
+            self._scheduler.on_wait = lambda s, final: wait.labels("asr", "final" if final else "partial").observe(s)
         return self._scheduler
 
     async def prewarm(self) -> None:

@@ -39,6 +39,7 @@ class ASRScheduler:
         self._busy = 0
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self.decode_seconds = 0.0  # exponential average of one decode's wall time
+        self.on_wait: Callable[[float, bool], None] | None = None  # (seconds waited, final) per decode
 
     # -- stream accounting --------------------------------------------------------------
     def open_stream(self) -> None:
@@ -50,6 +51,16 @@ class ASRScheduler:
 
     def close_stream(self) -> None:
         self.streams = max(0, self.streams - 1)
+
+    @property
+    def queued(self) -> int:
+        """Decodes waiting for a slot."""
+        return len(self._waiters)
+
+    @property
+    def busy(self) -> int:
+        """Slots decoding now."""
+        return self._busy
 
     @property
     def load(self) -> float:
@@ -79,7 +90,10 @@ class ASRScheduler:
         self._busy -= 1
 
     async def transcribe(self, audio: Audio, options: TranscribeOptions, *, final: bool = True) -> Transcript:
+        waited = time.perf_counter()
         await self._acquire(0 if final else 1)
+        if self.on_wait is not None:
+            self.on_wait(time.perf_counter() - waited, final)
         try:
             t0 = time.perf_counter()
             result = await self.engine.transcribe(audio, options)

@@ -1,0 +1,59 @@
+"""``/metrics`` scraped by a Prometheus parser after real spoken turns (real models, real socket)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.test_realtime import connect
+from tests.support import running_server, silence, speak
+
+pytestmark = pytest.mark.models
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with running_server() as base:
+        yield base
+
+
+def scrape(base: str) -> dict[str, float]:
+    """Every sample as ``name{label="v",...}`` → value."""
+    r = httpx.get(base + "/metrics", timeout=10)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(r.text):
+        for s in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+            out[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
+    return out
+
+
+async def test_metrics_after_a_spoken_turn_and_a_bad_event(server: str) -> None:
+    before = scrape(server)
+    assert before["voxloop_active_sessions"] == 0 and before["voxloop_max_sessions"] >= 1
+    assert before["voxloop_voice_to_voice_seconds_count"] == 0
+    question = np.concatenate([silence(0.5), speak("What is the capital of France?"), silence(1.5)])
+    async for c in connect(server):
+        c.stream_audio(question)
+        done = await c.until(lambda e: e["type"] == "response.done")
+        assert done["response"]["status"] == "completed"
+        await c.ws.send(json.dumps({"type": "no.such.event"}))
+        await c.until(lambda e: e["type"] == "error")
+        during = scrape(server)
+        assert during["voxloop_active_sessions"] == 1 and during["voxloop_asr_streams"] == 1
+    after = scrape(server)
+    for stage in ("voice_to_voice", "asr_final", "llm_first_token", "tts_first_audio"):
+        assert after[f"voxloop_{stage}_seconds_count"] >= 1, stage
+        assert after[f"voxloop_{stage}_seconds_sum"] > 0, stage
+    assert after['voxloop_responses_total{status="completed"}'] >= 1
+    assert after['voxloop_errors_total{code="unknown_event"}'] == 1
+    assert after['voxloop_sessions_total{intent="conversation"}'] >= 1
+    assert after['voxloop_engine_queue_wait_seconds_count{engine="asr",kind="final"}'] >= 1
+    # the end of the turn is measured from the user's last sound: voice-to-voice covers the ASR final
+    assert after["voxloop_voice_to_voice_seconds_sum"] >= after["voxloop_asr_final_seconds_sum"]
