@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -57,3 +59,20 @@ async def test_metrics_after_a_spoken_turn_and_a_bad_event(server: str) -> None:
     assert after['voxloop_engine_queue_wait_seconds_count{engine="asr",kind="final"}'] >= 1
     # the end of the turn is measured from the user's last sound: voice-to-voice covers the ASR final
     assert after["voxloop_voice_to_voice_seconds_sum"] >= after["voxloop_asr_final_seconds_sum"]
+
+
+def test_the_speech_cache_serves_a_repeated_phrase(server: str) -> None:
+    body = {"model": "tts-1", "voice": "alloy", "input": "Thank you for calling. How can I help you today?",
+            "response_format": "pcm"}
+    before = scrape(server)
+    first = httpx.post(server + "/v1/audio/speech", json=body, timeout=60)
+    second = httpx.post(server + "/v1/audio/speech", json=body, timeout=60)
+    assert first.status_code == second.status_code == 200
+    assert len(second.content) == len(first.content) > 24000  # the same phrase, the same audio
+    after = scrape(server)
+    hits = after["voxloop_tts_cache_hits_memory_total"] - before["voxloop_tts_cache_hits_memory_total"]
+    assert hits >= 1 and after["voxloop_tts_cache_bytes"] > 0
+    out = subprocess.run([sys.executable, "-m", "voxloop.cli.main", "cache", "stats", "--json"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    stats = json.loads(out.stdout)
+    assert stats["files"] >= 1 and stats["bytes"] > 0 and stats["directory"].endswith("tts-cache")

@@ -21,7 +21,7 @@ from voxloop.engines.registry import BACKENDS, DEFAULTS, backend_installed, crea
 from voxloop.engines.types import ChatMessage, LLMOptions, TranscribeOptions, Transcript, TTSOptions
 from voxloop.errors import InvalidRequest, VoxloopError
 
-__all__ = ["cmd_chat", "cmd_demo", "cmd_memory", "cmd_models", "cmd_presets", "cmd_say", "cmd_serve", "cmd_transcribe"]
+__all__ = ["cmd_cache", "cmd_chat", "cmd_demo", "cmd_memory", "cmd_models", "cmd_presets", "cmd_say", "cmd_serve", "cmd_transcribe"]
 
 
 def _err(msg: str) -> None:
@@ -286,3 +286,9 @@ def cmd_presets(args: argparse.Namespace) -> int:
     from voxloop.cli.scenes import cmd_presets as presets
 
     return presets(args)
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from voxloop.cli.cache import cmd_cache as cache
+
+    return cache(args)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from voxloop import __version__
+from voxloop.cli.cache import add_cache_parser
 from voxloop.cli.memory import add_memory_parser
 from voxloop.cli.settings import add_serve_arguments
 from voxloop.engines.types import OFFLINE_BEAM_SIZE
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--show", default=None, metavar="NAME", help="print one preset: a name or a .toml file")
 
     add_memory_parser(sub)
+    add_cache_parser(sub)
 
     v = sub.add_parser("serve", help="run the realtime and REST server",
                        description="Run the realtime and REST server. Settings come from defaults < "

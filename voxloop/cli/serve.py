@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from voxloop.cli.cache import cache_dir
 from voxloop.cli.keys import api_key_options
 from voxloop.cli.memory_keys import store_url
 from voxloop.cli.printconfig import render_toml
@@ -68,12 +69,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sys.stdout.write(render_toml(settings))
         return 0
     specs = engine_specs(settings, os.environ)
-    server = replace(settings.server, store=store_url(str(settings.values.get("memory.store") or ""), os.environ))
+    server = replace(settings.server, store=store_url(str(settings.values.get("memory.store") or ""), os.environ),
+                     tts_cache=replace(settings.server.tts_cache, directory=str(cache_dir(settings, os.environ))))
     vocabulary = load_vocabulary(settings.vocabulary)
     scenes = load_scenes(settings.values)  # cards and presets are checked before any model loads
     logger.info("%d cores; engines: %s", available_cores(), _describe(specs))
     from voxloop.server.run import serve
 
-    logger.info("conversations and memory: %s", server.store)
+    logger.info("conversations and memory: %s; speech cache: %s", server.store, server.tts_cache.directory)
     return serve(specs, server, host=settings.host, port=settings.port,
                  prewarm=settings.prewarm, vocabulary=vocabulary, scenes=scenes)

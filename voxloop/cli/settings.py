@@ -20,6 +20,7 @@ from typing import Any
 from voxloop.cli.memory_keys import memory_keys, memory_server_fields
 from voxloop.dialogue.tools import ServerTool, parse_server_tool
 from voxloop.engines.registry import BACKENDS, DEFAULTS, parse_spec
+from voxloop.engines.tts.cache import TTSCacheSettings
 from voxloop.engines.tuning import TuningError, engine_options
 from voxloop.errors import InvalidRequest
 from voxloop.server.config import ServerConfig
@@ -106,8 +107,23 @@ def _keys() -> tuple[Key, ...]:
             keys.append(Key(f"{stage}.api_key", str, None, "API key for an openai: backend", secret=True))
             keys.append(Key(f"{stage}.api_key_env", str, None,
                             "environment variable holding the API key (default OPENAI_API_KEY)"))
+        if stage == "tts":  # the speech cache
+            keys += _tts_cache_keys()
     keys.extend(memory_keys(Key))
     return tuple(keys)
+
+
+def _tts_cache_keys() -> list[Key]:
+    cache = TTSCacheSettings()
+    return [
+        Key("tts.cache_mb", int, cache.memory_bytes >> 20, "speech cache in memory, in MB (0 = no speech cache)",
+            "--tts-cache-mb", low=0, high=1 << 20),
+        Key("tts.cache_disk_mb", int, cache.disk_bytes >> 20, "speech cache on disk, in MB (0 = memory only)",
+            "--tts-cache-disk-mb", low=0, high=1 << 30),
+        Key("tts.cache_dir", str, None, "directory of the speech cache on disk (default: tts-cache in the "
+            "user's data directory)", "--tts-cache-dir"),
+        Key("tts.cache_max_chars", int, cache.max_chars, "longest text the speech cache keeps", low=1, high=100000),
+    ]
 
 
 KEYS: tuple[Key, ...] = _keys()
@@ -364,6 +380,8 @@ def _build(values: dict[str, Value | None], origins: dict[str, str], tools: tupl
         instructions=get("instructions"), server_tools=tools, store=get("memory.store") or "memory",
         **{f.name: get(f"limits.{f.name}") for f in fields(ServerConfig) if f"limits.{f.name}" in values},
         **memory_server_fields(get, lambda name: origins[name]),
+        tts_cache=TTSCacheSettings(memory_bytes=get("tts.cache_mb") << 20, disk_bytes=get("tts.cache_disk_mb") << 20,
+                                   directory=get("tts.cache_dir"), max_chars=get("tts.cache_max_chars")),
     )
     stages = {
         stage: StageSettings(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -38,6 +39,16 @@ class EngineStack:
         self.specs = specs
         self._engines: dict[str, Engine] = dict(engines or {})
         self._lock = threading.Lock()
+        self._wrappers: dict[str, Callable[[Engine], Engine]] = {}
+
+    def wrap(self, stage: str, wrapper: Callable[[Engine], Engine]) -> None:
+        """Put ``wrapper`` around ``stage``'s engine when it is created (a cache, say); call
+        before first use."""
+        with self._lock:
+            if stage in self._engines:
+                self._engines[stage] = wrapper(self._engines[stage])
+            else:
+                self._wrappers[stage] = wrapper
 
     def get(self, stage: str) -> Engine:
         with self._lock:
@@ -48,6 +59,8 @@ class EngineStack:
                     from voxloop.engines.tts.voices import build_voice_bank
 
                     engine = build_voice_bank(cast(TTSEngine, engine), spec, dict(self.specs.voices))
+                if stage in self._wrappers:
+                    engine = self._wrappers.pop(stage)(engine)
                 self._engines[stage] = engine
             return self._engines[stage]
 

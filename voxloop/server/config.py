@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from voxloop.dialogue.tools import ServerTool
+from voxloop.engines.tts.cache import TTSCacheSettings
 from voxloop.session.memory import MemorySettings
 
 __all__ = ["ServerConfig"]
@@ -28,3 +29,5 @@ class ServerConfig:
     resume_ttl_s: float = 24 * 3600.0  # a resume token lives this long after its last connection
     anonymous_ttl_s: float = 24 * 3600.0  # a conversation without a user id is deleted this long after its last change
     memory: MemorySettings = field(default_factory=MemorySettings)
+    # the speech cache (memory LRU; a disk level once a directory is set: the CLI sets one)
+    tts_cache: TTSCacheSettings = field(default_factory=TTSCacheSettings)

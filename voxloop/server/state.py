@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
+from voxloop.engines.base import Engine, TTSEngine
 from voxloop.engines.stack import EngineStack
+from voxloop.engines.tts.cache import CachedTTS
 from voxloop.errors import VoxloopError
 from voxloop.server.config import ServerConfig
 from voxloop.server.conversations import Conversations
@@ -28,13 +31,37 @@ class ServerState:
         self._scheduler: ASRScheduler | None = None
         self._conversations: Conversations | None = None
         self.telemetry = Telemetry()  # what /metrics shows
+        self.tts_cache: CachedTTS | None = None
+        if config.tts_cache.memory_bytes > 0:
+            stack.wrap("tts", self._cached_tts)
         self.telemetry.watch({
             "voxloop_active_sessions": ("Realtime sessions open now", lambda: self.active_sessions),
             "voxloop_max_sessions": ("Realtime sessions this server accepts", lambda: config.max_sessions),
             "voxloop_asr_streams": ("Live transcription streams open now", lambda: self.scheduler.streams),
             "voxloop_engine_busy_asr": ("ASR slots decoding now", lambda: self.scheduler.busy),
             "voxloop_engine_queue_depth_asr": ("ASR decodes waiting for a slot", lambda: self.scheduler.queued),
+            "voxloop_tts_cache_bytes": ("Bytes of speech in the memory cache",
+                                        lambda: 0 if self.tts_cache is None else self.tts_cache.memory.bytes),
+        }, counters={
+            "voxloop_tts_cache_hits_memory": ("Phrases served from the speech cache in memory",
+                                              lambda: self._cache_stat("hits_memory")),
+            "voxloop_tts_cache_hits_disk": ("Phrases served from the speech cache on disk",
+                                            lambda: self._cache_stat("hits_disk")),
+            "voxloop_tts_cache_misses": ("Cacheable phrases synthesised afresh", lambda: self._cache_stat("misses")),
         })
+
+    def _cached_tts(self, engine: Engine) -> Engine:
+        settings = self.config.tts_cache
+        disk = None
+        if settings.disk_bytes > 0 and settings.directory:
+            from voxloop.store.speech import DiskSpeechCache
+
+            disk = DiskSpeechCache(settings.directory, settings.disk_bytes)
+        self.tts_cache = CachedTTS(cast(TTSEngine, engine), settings, disk)
+        return self.tts_cache
+
+    def _cache_stat(self, field: str) -> float:
+        return 0.0 if self.tts_cache is None else float(getattr(self.tts_cache.stats, field))
 
     @property
     def conversations(self) -> Conversations:

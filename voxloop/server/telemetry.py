@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from voxloop.session.events import Error, Metrics, ResponseDone, SessionEvent
@@ -34,15 +34,20 @@ _REPLY_STAGES = {
 }
 
 
+Readers = dict[str, tuple[str, Callable[[], float]]]  # name → help, reader
+
+
 class _Load(Collector):
-    """Gauges read at scrape time from callables (no state is copied)."""
+    """Gauges and counters read at scrape time from callables (no state is copied)."""
 
-    def __init__(self, gauges: dict[str, tuple[str, Callable[[], float]]]) -> None:
-        self.gauges = gauges
+    def __init__(self, gauges: Readers, counters: Readers) -> None:
+        self.gauges, self.counters = gauges, counters
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         for name, (doc, read) in self.gauges.items():
             yield GaugeMetricFamily(name, doc, value=float(read()))
+        for name, (doc, read) in self.counters.items():
+            yield CounterMetricFamily(name, doc, value=float(read()))
 
 
 class Telemetry:
@@ -63,9 +68,9 @@ class Telemetry:
         self.queue_wait = Histogram("voxloop_engine_queue_wait_seconds", "Time a job waited for an engine slot",
                                     ["engine", "kind"], buckets=_WAIT_BUCKETS, registry=r)
 
-    def watch(self, gauges: dict[str, tuple[str, Callable[[], float]]]) -> None:
-        """Register load gauges (name → help, reader), read on every scrape."""
-        self.registry.register(_Load(gauges))
+    def watch(self, gauges: Readers, counters: Readers | None = None) -> None:
+        """Register gauges and counters (name → help, reader), read on every scrape."""
+        self.registry.register(_Load(gauges, counters or {}))
 
     def observe(self, event: SessionEvent | dict[str, Any]) -> None:
         """Every event a connection sends passes here (cheap: a type test for most)."""

@@ -13,7 +13,7 @@ from voxloop.store.base import ConversationStore
 if TYPE_CHECKING:
     from voxloop.store.presence import RedisPresence
 
-__all__ = ["check_store_url", "default_store_path", "open_presence", "open_store"]
+__all__ = ["check_store_url", "default_data_dir", "default_store_path", "open_presence", "open_store"]
 
 FORMS = "'sqlite:PATH', a PATH ending in .db/.sqlite/.sqlite3, 'redis://HOST[:PORT][/DB]' (or rediss://), 'memory'"
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -61,10 +61,15 @@ def open_presence(url: str) -> RedisPresence | None:
 def default_store_path(env: Mapping[str, str]) -> Path:
     """``$XDG_DATA_HOME/voxloop/voxloop.db``, else ``~/.local/share/voxloop/voxloop.db``
     (``env`` is the environment: only the CLI reads the real one)."""
+    return default_data_dir(env) / "voxloop.db"
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME/voxloop``, else ``~/.local/share/voxloop``."""
     data = env.get("XDG_DATA_HOME", "")
     if data and Path(data).is_absolute():  # the XDG spec: a relative value is ignored
-        return Path(data) / "voxloop" / "voxloop.db"
-    return _home(env) / ".local" / "share" / "voxloop" / "voxloop.db"
+        return Path(data) / "voxloop"
+    return _home(env) / ".local" / "share" / "voxloop"
 
 
 def _home(env: Mapping[str, str]) -> Path:
