@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from voxloop.engines.llm.llamacpp import LlamaCppLLM, _Pool, _Slot
+from voxloop.engines.llm.llama_pool import Pool as _Pool
+from voxloop.engines.llm.llama_pool import Slot as _Slot
+from voxloop.engines.llm.llamacpp import LlamaCppLLM
 from voxloop.engines.streams import LLMStream
 from voxloop.engines.types import ChatMessage, LLMOptions
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest

@@ -64,6 +64,11 @@ class EngineStack:
                 self._engines[stage] = engine
             return self._engines[stage]
 
+    def loaded(self, stage: str) -> Engine | None:
+        """``stage``'s engine if it was created already (never creates one)."""
+        with self._lock:
+            return self._engines.get(stage)
+
     @property
     def vad(self) -> VADEngine:
         return cast(VADEngine, self.get("vad"))

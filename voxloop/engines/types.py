@@ -11,6 +11,8 @@ from voxloop.errors import InvalidRequest
 __all__ = [
     "ASR_SAMPLE_RATE",
     "OFFLINE_BEAM_SIZE",
+    "PRIORITY_BACKGROUND",
+    "PRIORITY_LIVE",
     "Capabilities",
     "ChatMessage",
     "LLMChunk",
@@ -182,6 +184,10 @@ class TranscribeOptions:
     window: Literal["auto", "full"] = "auto"
 
 
+PRIORITY_LIVE = 0  # a reply someone is waiting for
+PRIORITY_BACKGROUND = 3  # summaries, fact extraction, cache warm-ups
+
+
 @dataclass(frozen=True, slots=True)
 class LLMOptions:
     temperature: float = 0.7
@@ -194,6 +200,8 @@ class LLMOptions:
     tool_choice: str = "auto"  # auto | none | required | the name of a tool (forced)
     # repetition guard: llama.cpp's repeat penalty (1.0 = off); remote servers get their own
     repeat_penalty: float = 1.1
+    # who goes first when every instance is busy (lower first): a live reply, then background work
+    priority: int = 0  # PRIORITY_LIVE .. PRIORITY_BACKGROUND
 
 
 @dataclass(frozen=True, slots=True)

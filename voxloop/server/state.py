@@ -9,6 +9,7 @@ from typing import cast
 from voxloop.engines.base import Engine, TTSEngine
 from voxloop.engines.stack import EngineStack
 from voxloop.engines.tts.cache import CachedTTS
+from voxloop.engines.types import PRIORITY_LIVE
 from voxloop.errors import VoxloopError
 from voxloop.server.config import ServerConfig
 from voxloop.server.conversations import Conversations
@@ -34,12 +35,15 @@ class ServerState:
         self.tts_cache: CachedTTS | None = None
         if config.tts_cache.memory_bytes > 0:
             stack.wrap("tts", self._cached_tts)
+        stack.wrap("llm", self._observed_llm)
         self.telemetry.watch({
             "voxloop_active_sessions": ("Realtime sessions open now", lambda: self.active_sessions),
             "voxloop_max_sessions": ("Realtime sessions this server accepts", lambda: config.max_sessions),
             "voxloop_asr_streams": ("Live transcription streams open now", lambda: self.scheduler.streams),
             "voxloop_engine_busy_asr": ("ASR slots decoding now", lambda: self.scheduler.busy),
             "voxloop_engine_queue_depth_asr": ("ASR decodes waiting for a slot", lambda: self.scheduler.queued),
+            "voxloop_engine_queue_depth_llm": ("LLM generations waiting for an instance (embedded models)",
+                                               self._llm_queued),
             "voxloop_tts_cache_bytes": ("Bytes of speech in the memory cache",
                                         lambda: 0 if self.tts_cache is None else self.tts_cache.memory.bytes),
         }, counters={
@@ -59,6 +63,16 @@ class ServerState:
             disk = DiskSpeechCache(settings.directory, settings.disk_bytes)
         self.tts_cache = CachedTTS(cast(TTSEngine, engine), settings, disk)
         return self.tts_cache
+
+    def _observed_llm(self, engine: Engine) -> Engine:
+        if hasattr(engine, "on_wait"):  # an embedded model: it queues generations (by priority)
+            wait = self.telemetry.queue_wait
+            engine.on_wait = lambda s, p: wait.labels("llm", "live" if p <= PRIORITY_LIVE else "background").observe(s)
+        return engine
+
+    def _llm_queued(self) -> float:
+        engine = self.stack.loaded("llm")
+        return float(getattr(engine, "queued", 0)) if engine is not None else 0.0
 
     def _cache_stat(self, field: str) -> float:
         return 0.0 if self.tts_cache is None else float(getattr(self.tts_cache.stats, field))

