@@ -69,8 +69,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sys.stdout.write(render_toml(settings))
         return 0
     specs = engine_specs(settings, os.environ)
-    server = replace(settings.server, store=store_url(str(settings.values.get("memory.store") or ""), os.environ),
-                     tts_cache=replace(settings.server.tts_cache, directory=str(cache_dir(settings, os.environ))))
+    store = store_url(str(settings.values.get("memory.store") or ""), os.environ)
+    # --no-store: nothing on disk, the speech cache's disk level included
+    speech_dir = None if store == "memory" else str(cache_dir(settings, os.environ))
+    server = replace(settings.server, store=store,
+                     tts_cache=replace(settings.server.tts_cache, directory=speech_dir))
     vocabulary = load_vocabulary(settings.vocabulary)
     scenes = load_scenes(settings.values)  # cards and presets are checked before any model loads
     logger.info("%d cores; engines: %s", available_cores(), _describe(specs))
