@@ -12,7 +12,7 @@ from voxloop.audio.pcm import Audio
 from voxloop.engines.types import TranscribeOptions
 from voxloop.server.pacer import Pacer
 from voxloop.session.events import AudioOut, SpeechStarted
-from voxloop.session.transcriber import ASRScheduler, PartialTranscriber, agreed_prefix
+from voxloop.session.transcriber import ASRScheduler, Background, PartialTranscriber, agreed_prefix
 
 
 async def test_control_overtakes_queued_media_and_audio_is_paced() -> None:
@@ -101,3 +101,27 @@ async def test_scheduler_serves_finals_before_queued_partials() -> None:
     results = await asyncio.gather(*tasks)
     assert all(r.text for r in results)
     assert order == [0.1, 0.4, 0.2, 0.3]  # the final overtook both partials; partials stay in order
+
+
+async def test_uploads_queue_behind_live_finals_and_partials() -> None:
+    order: list[float] = []
+
+    class Recording(FakeASR):
+        def transcribe_sync(self, audio: Audio, options: TranscribeOptions = TranscribeOptions()) -> Any:
+            order.append(round(audio.duration, 1))
+            return super().transcribe_sync(audio, options)
+
+    scheduler = ASRScheduler(Recording(), slots=1)
+    upload = Background(scheduler)
+    loop = asyncio.get_running_loop()
+
+    def clip(seconds: float) -> Audio:
+        return Audio(np.zeros(int(16000 * seconds), np.float32), 16000)
+
+    # an upload's first piece holds the slot; its next pieces, a partial and a final queue
+    tasks = [loop.create_task(upload.transcribe(clip(0.1))), loop.create_task(upload.transcribe(clip(0.2))),
+             loop.create_task(scheduler.transcribe(clip(0.3), TranscribeOptions(), final=False)),
+             loop.create_task(upload.transcribe(clip(0.4))),
+             loop.create_task(scheduler.transcribe(clip(0.5), TranscribeOptions(), final=True))]
+    await asyncio.gather(*tasks)
+    assert order == [0.1, 0.5, 0.3, 0.2, 0.4]  # the live final, then the partial, then the upload in order

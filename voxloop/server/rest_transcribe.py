@@ -27,8 +27,13 @@ from starlette.responses import Response, StreamingResponse
 from voxloop.audio import SUPPORTED_FORMATS, Audio, decode_audio
 from voxloop.audio.decode import AudioTooLong
 from voxloop.dialogue.vocabulary import Vocabulary
-from voxloop.engines.asr.longform import plan_chunks, speech_regions, transcribe_long_async
-from voxloop.engines.base import ASREngine, VADEngine
+from voxloop.engines.asr.longform import (
+    Transcribes,
+    plan_chunks,
+    speech_regions,
+    transcribe_long_async,
+)
+from voxloop.engines.base import VADEngine
 from voxloop.engines.types import OFFLINE_BEAM_SIZE, TranscribeOptions, Transcript
 from voxloop.errors import AudioDecodeError, InvalidRequest, VoxloopError
 from voxloop.server.rest_common import (
@@ -40,6 +45,7 @@ from voxloop.server.rest_common import (
     server_state,
 )
 from voxloop.server.rest_formats import FORMATS, apply_vocabulary, render
+from voxloop.session.transcriber import Background
 
 __all__ = ["transcriptions"]
 
@@ -74,7 +80,8 @@ async def transcriptions(request: Request) -> Response:
         server_vocabulary = None
     options = _with_server_hotwords(req.options, server_vocabulary)
     vocabulary = await asyncio.to_thread(_vocabulary, server_vocabulary, req.options.hotwords)
-    asr, vad = state.stack.asr, state.stack.vad
+    # every decode of an upload queues behind live turns (ASRScheduler priorities)
+    asr, vad = Background(state.scheduler), state.stack.vad
     if req.stream:
         events = _sse(asr, vad, audio, options, vocabulary)
         return StreamingResponse(events, media_type="text/event-stream",
@@ -237,7 +244,7 @@ def _too_long(seconds: float, limit: float) -> PayloadTooLarge:
 
 
 async def _pieces(
-    asr: ASREngine, vad: VADEngine, audio: Audio, options: TranscribeOptions
+    asr: Transcribes, vad: VADEngine, audio: Audio, options: TranscribeOptions
 ) -> AsyncGenerator[Transcript, None]:
     """Transcripts of the file's VAD chunks, each as soon as it is decoded.
 
@@ -252,7 +259,7 @@ async def _pieces(
 
 
 async def _sse(
-    asr: ASREngine, vad: VADEngine, audio: Audio, options: TranscribeOptions, vocabulary: Vocabulary | None
+    asr: Transcribes, vad: VADEngine, audio: Audio, options: TranscribeOptions, vocabulary: Vocabulary | None
 ) -> AsyncIterator[bytes]:
     text = ""
     pieces = _pieces(asr, vad, audio, options)

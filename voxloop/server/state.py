@@ -15,7 +15,7 @@ from voxloop.server.config import ServerConfig
 from voxloop.server.conversations import Conversations
 from voxloop.server.scenes import Scenes
 from voxloop.server.telemetry import Telemetry
-from voxloop.session.transcriber import ASRScheduler
+from voxloop.session.transcriber import BACKGROUND, FINAL, PARTIAL, ASRScheduler
 
 __all__ = ["ServerState"]
 
@@ -95,7 +95,8 @@ class ServerState:
             workers = self.stack.specs.options.get("asr", {}).get("workers", 1)
             self._scheduler = ASRScheduler(self.stack.asr, slots=workers, max_streams=self.config.max_sessions)
             wait = self.telemetry.queue_wait
-            self._scheduler.on_wait = lambda s, final: wait.labels("asr", "final" if final else "partial").observe(s)
+            kinds = {FINAL: "final", PARTIAL: "partial", BACKGROUND: "background"}
+            self._scheduler.on_wait = lambda s, p: wait.labels("asr", kinds.get(p, "background")).observe(s)
         return self._scheduler
 
     async def prewarm(self) -> None:

@@ -23,9 +23,23 @@ from voxloop.engines.base import ASREngine
 from voxloop.engines.types import TranscribeOptions, Transcript
 from voxloop.errors import OverloadedError
 
-__all__ = ["ASRScheduler", "PartialTranscriber", "agreed_prefix"]
+__all__ = ["BACKGROUND", "FINAL", "PARTIAL", "ASRScheduler", "Background", "PartialTranscriber", "agreed_prefix"]
 
 _seq = itertools.count()
+
+
+FINAL, PARTIAL, BACKGROUND = 0, 1, 2  # decode priorities: a live turn's final, partials, uploads
+
+
+class Background:
+    """The scheduler seen as an engine whose every decode is background work (REST uploads):
+    a live turn's final transcript waits for at most one piece of an upload."""
+
+    def __init__(self, scheduler: ASRScheduler) -> None:
+        self.scheduler = scheduler
+
+    async def transcribe(self, audio: Audio, options: TranscribeOptions = TranscribeOptions(), /) -> Transcript:
+        return await self.scheduler.transcribe(audio, options, priority=BACKGROUND)
 
 
 class ASRScheduler:
@@ -39,7 +53,7 @@ class ASRScheduler:
         self._busy = 0
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self.decode_seconds = 0.0  # exponential average of one decode's wall time
-        self.on_wait: Callable[[float, bool], None] | None = None  # (seconds waited, final) per decode
+        self.on_wait: Callable[[float, int], None] | None = None  # (seconds waited, priority) per decode
 
     # -- stream accounting --------------------------------------------------------------
     def open_stream(self) -> None:
@@ -89,11 +103,15 @@ class ASRScheduler:
                 return
         self._busy -= 1
 
-    async def transcribe(self, audio: Audio, options: TranscribeOptions, *, final: bool = True) -> Transcript:
+    async def transcribe(self, audio: Audio, options: TranscribeOptions, *, final: bool = True,
+                         priority: int | None = None) -> Transcript:
+        """Decode when a slot is free: live finals first, then partials, then ``priority``
+        work such as REST uploads (:data:`BACKGROUND`)."""
         waited = time.perf_counter()
-        await self._acquire(0 if final else 1)
+        priority = (FINAL if final else PARTIAL) if priority is None else priority
+        await self._acquire(priority)
         if self.on_wait is not None:
-            self.on_wait(time.perf_counter() - waited, final)
+            self.on_wait(time.perf_counter() - waited, priority)
         try:
             t0 = time.perf_counter()
             result = await self.engine.transcribe(audio, options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +21,7 @@ from voxloop.engines.base import ASREngine, VADEngine
 from voxloop.engines.types import ASR_SAMPLE_RATE, Segment, TranscribeOptions, Transcript, Word
 
 __all__ = [
+    "Transcribes",
     "ChunkPlan",
     "Progress",
     "join_transcripts",
@@ -171,8 +173,14 @@ def transcribe_long(
     return _finish(parts, total, options, progress, chunks)
 
 
+class Transcribes(Protocol):
+    """What the async long-form path needs: an engine, or a scheduler's queue in front of one."""
+
+    async def transcribe(self, audio: Audio, options: TranscribeOptions = ..., /) -> Transcript: ...
+
+
 async def transcribe_long_async(
-    asr: ASREngine,
+    asr: Transcribes,
     vad: VADEngine | None,
     audio: Audio,
     options: TranscribeOptions = TranscribeOptions(),
