@@ -13,10 +13,11 @@ import asyncio
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from voxloop.audio.pcm import Audio, Float32Array
+from voxloop.engines.executor import PriorityExecutor
 from voxloop.engines.streams import EngineStream, LLMStream
 from voxloop.engines.threads import iterate_in_thread
 from voxloop.engines.types import (
@@ -44,7 +45,8 @@ class Engine(ABC):
     name: str = ""
 
     def __init__(self, *, workers: int = 1) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.stage}-{self.name}")
+        # jobs queue by the submitting context's priority (voxloop.engines.executor.PRIORITY)
+        self._executor: Executor = PriorityExecutor(workers, thread_name_prefix=f"{self.stage}-{self.name}")
         self._load_lock = threading.Lock()
         self._loaded = False
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 __all__ = ["iterate_in_thread"]
@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 async def iterate_in_thread(
     factory: Callable[[], Iterator[T]],
-    executor: ThreadPoolExecutor,
+    executor: Executor,
     stop: threading.Event | None = None,
     max_buffer: int = 64,
 ) -> AsyncIterator[T]:

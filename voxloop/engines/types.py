@@ -12,6 +12,7 @@ __all__ = [
     "ASR_SAMPLE_RATE",
     "OFFLINE_BEAM_SIZE",
     "PRIORITY_BACKGROUND",
+    "PRIORITY_CONTINUATION",
     "PRIORITY_LIVE",
     "Capabilities",
     "ChatMessage",
@@ -184,8 +185,9 @@ class TranscribeOptions:
     window: Literal["auto", "full"] = "auto"
 
 
-PRIORITY_LIVE = 0  # a reply someone is waiting for
-PRIORITY_BACKGROUND = 3  # summaries, fact extraction, cache warm-ups
+PRIORITY_LIVE = 0  # a reply someone is waiting for: its first tokens, its first clause
+PRIORITY_CONTINUATION = 2  # a reply's later clauses (the first one is already playing)
+PRIORITY_BACKGROUND = 3  # summaries, fact extraction, cache warm-ups, REST requests
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import json
 import logging
+import re
 import struct
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,7 +22,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from voxloop.audio.pcm import Audio, Float32Array, StreamResampler, float_to_pcm16
-from voxloop.engines.types import TTSOptions
+from voxloop.engines.base import TTSEngine
+from voxloop.engines.executor import PRIORITY
+from voxloop.engines.types import PRIORITY_BACKGROUND, TTSOptions
 from voxloop.errors import InvalidRequest
 from voxloop.server.rest_common import api, read_body, server_state
 
@@ -74,7 +77,7 @@ async def speech(request: Request) -> Response:
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     text, fmt, options = _parse(body, config.max_speech_chars)
-    chunks = state.stack.tts.synthesize(text, options)
+    chunks = _by_sentence(state.stack.tts, text, options)
     try:
         first = await anext(chunks, None)  # errors before any audio still get a status
     except BaseException:
@@ -135,6 +138,42 @@ async def _stream(first: Audio | None, chunks: AsyncIterator[Audio], fmt: str) -
     finally:
         await _aclose(chunks)
         encoder.close()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:…])\s+")
+_PIECE_CHARS = 400  # a sentence longer than this is cut at a comma or a space
+
+
+def sentences(text: str) -> list[str]:
+    """The text in sentences (long ones cut), the units synthesised one job at a time."""
+    out: list[str] = []
+    for sentence in (s.strip() for s in _SENTENCE_END.split(text)):
+        while len(sentence) > _PIECE_CHARS:
+            cut = max(sentence.rfind(", ", 0, _PIECE_CHARS), sentence.rfind(" ", 0, _PIECE_CHARS))
+            cut = cut + 1 if cut > 0 else _PIECE_CHARS
+            out.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if sentence:
+            out.append(sentence)
+    return out
+
+
+async def _by_sentence(tts: TTSEngine, text: str, options: TTSOptions) -> AsyncIterator[Audio]:
+    """Sentence by sentence, each queued as background work (after live replies' clauses): a long
+    input never holds the TTS for long, and only one sentence's audio is in memory at a time."""
+    for sentence in sentences(text):
+        chunks = tts.synthesize(sentence, options)
+        token = PRIORITY.set(PRIORITY_BACKGROUND)  # the job is submitted by the first step
+        try:
+            first = await anext(chunks, None)
+        finally:
+            PRIORITY.reset(token)
+        try:
+            while first is not None:
+                yield first
+                first = await anext(chunks, None)
+        finally:
+            await _aclose(chunks)
 
 
 async def _aclose(chunks: AsyncIterator[Audio]) -> None:

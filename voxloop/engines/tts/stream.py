@@ -18,9 +18,10 @@ import numpy as np
 from voxloop.aio import cancel_and_wait, create_named_task
 from voxloop.audio.pcm import Audio, StreamResampler
 from voxloop.engines.base import TTSEngine
+from voxloop.engines.executor import PRIORITY
 from voxloop.engines.streams import EngineStream, _Flush
 from voxloop.engines.tts.chunker import ClauseChunker
-from voxloop.engines.types import TTSOptions
+from voxloop.engines.types import PRIORITY_CONTINUATION, PRIORITY_LIVE, TTSOptions
 
 __all__ = ["TTSChunk", "TTSStream", "tts_stream"]
 
@@ -56,8 +57,10 @@ class TTSStream(EngineStream[str, TTSChunk]):
         *,
         sample_rate: int | None = None,
         chunker: ClauseChunker | None = None,
+        priority: int = PRIORITY_LIVE,
     ) -> None:
         self._engine = engine
+        self.priority = priority
         self._options = options
         self.sample_rate = sample_rate or engine.sample_rate
         self._chunker = chunker or ClauseChunker(first_min_words=4)  # early first audio
@@ -85,8 +88,12 @@ class TTSStream(EngineStream[str, TTSChunk]):
         clauses.put_nowait(None)
 
     async def _speak(self, clauses: asyncio.Queue[str | None]) -> None:
+        # this task's own context: the first clause at the stream's priority, later ones (the
+        # first is already playing) after other replies' first clauses
+        PRIORITY.set(self.priority)
         while (clause := await clauses.get()) is not None:
             await self._speak_clause(clause)
+            PRIORITY.set(max(self.priority, PRIORITY_CONTINUATION))
 
     async def _speak_clause(self, clause: str) -> None:
         resampler = StreamResampler(self._engine.sample_rate, self.sample_rate)
