@@ -79,11 +79,15 @@ def _tts():  # type: ignore[no-untyped-def]
 
 @functools.lru_cache(maxsize=32)
 def speak(text: str, rate: int = 24000) -> np.ndarray:
-    """Piper speaks ``text``; float32 mono at ``rate``."""
+    """Piper speaks ``text``; float32 mono at ``rate``. Deterministic (no sampled noise): the same
+    words are the same audio in every run, so a test cannot pass on one run and fail on the next
+    (a rendering Whisper heard as "Ade" instead of "Ada" once in a while)."""
     from voxloop.audio.pcm import Audio
+    from voxloop.engines.types import TTSOptions
 
     tts = _tts()
-    samples = np.concatenate(list(tts.synthesize_sync(text))).astype(np.float32)
+    still = TTSOptions(noise_scale=0.0, noise_w_scale=0.0)
+    samples = np.concatenate(list(tts.synthesize_sync(text, still))).astype(np.float32)
     return Audio(samples, tts.sample_rate).to(rate).samples
 
 
