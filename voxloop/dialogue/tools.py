@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from voxloop.engines.types import TOOL_CHOICES, ToolSpec
@@ -170,7 +170,8 @@ def check_arguments(spec: ToolSpec, arguments: str) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class ServerTool:
     """A tool voxloop runs itself: an HTTP webhook that gets the arguments as a JSON POST body
-    and answers with the result (any JSON or text). ``filler`` is said while it runs;
+    and answers with the result (any JSON or text), or — with ``handler`` set (``url`` empty) —
+    a Python function of this process (``@voxloop.tool``). ``filler`` is said while it runs;
     ``error_message`` is said when it fails or times out."""
 
     spec: ToolSpec
@@ -178,6 +179,8 @@ class ServerTool:
     timeout_s: float = 5.0
     filler: str = ""
     error_message: str = ""
+    # a Python tool: the checked arguments -> the result as JSON text (raises on failure)
+    handler: Callable[[dict[str, Any]], Awaitable[str]] | None = field(default=None, compare=False)
 
     @property
     def apology(self) -> str:

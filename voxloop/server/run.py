@@ -22,14 +22,16 @@ def serve(
     prewarm: bool = True,
     vocabulary: object | None = None,
     scenes: Scenes | None = None,
+    stack: EngineStack | None = None,
 ) -> int:
     """Serve until interrupted. ``vocabulary`` is a ``voxloop.dialogue.vocabulary.Vocabulary``;
-    ``scenes`` the personas and presets sessions may choose (and the defaults)."""
+    ``scenes`` the personas and presets sessions may choose (and the defaults); ``stack`` engines
+    already built (``voxloop.Pipeline``), else they are made from ``specs``."""
     import uvicorn
 
     from voxloop.server.app import create_app
 
-    app = create_app(EngineStack(specs), config, prewarm=prewarm)
+    app = create_app(stack or EngineStack(specs), config, prewarm=prewarm)
     app.state.voxloop.vocabulary = vocabulary
     if scenes is not None:
         app.state.voxloop.scenes = scenes

@@ -407,6 +407,7 @@ class Session:
             return False
         t = now()
         heard = await reply.interrupt(t)  # closes its output first, then cancels its tasks
+        self.server_tools.cancel(reply)  # the calls it made stop too
         self.log.truncate(reply.item_id, heard)
         if onset_wall is not None:
             reply.metrics.barge_in_stop_ms = 1000 * (t - onset_wall)
