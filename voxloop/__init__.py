@@ -24,6 +24,7 @@ from voxloop.errors import VoxloopError
 
 if TYPE_CHECKING:
     from voxloop.api.agent import Agent
+    from voxloop.api.contract import ContractError, check_engine
     from voxloop.api.pipeline import Pipeline
     from voxloop.api.schema import ToolDefinitionError
     from voxloop.api.serve import create_app, serve
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ASREngine",
     "Agent",
+    "ContractError",
     "LLMEngine",
     "Pipeline",
     "TTSEngine",
@@ -41,6 +43,7 @@ __all__ = [
     "VADEngine",
     "VoxloopError",
     "__version__",
+    "check_engine",
     "create_app",
     "serve",
     "tool",
@@ -49,6 +52,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Agent": "voxloop.api.agent",
+    "ContractError": "voxloop.api.contract",
+    "check_engine": "voxloop.api.contract",
     "Pipeline": "voxloop.api.pipeline",
     "Tool": "voxloop.api.tool",
     "tool": "voxloop.api.tool",

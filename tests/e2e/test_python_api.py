@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.support import ROOT, free_port, sdk_until
@@ -82,3 +83,40 @@ async def test_customer_service_agent_calls_its_python_tool(server: str) -> None
         assert second.response.output[0].content[0].transcript  # the agent spoke about the result
         assert any(e.type == "response.output_audio.delta" and e.response_id == second.response.id for e in seen)
         assert [e for e in seen if e.type == "error"] == []
+
+
+def _example(name: str) -> Any:
+    """Import ``examples/<name>.py`` as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"example_{name}", ROOT / "examples" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_custom_tts_example_passes_the_stage_contract() -> None:
+    import voxloop
+
+    engine = _example("custom_tts").TelephoneVoice()
+    try:
+        await voxloop.check_engine(engine)
+    finally:
+        engine.close()
+
+
+def test_the_custom_tts_example_serves_speech_that_whisper_understands(real_asr: Any) -> None:
+    from voxloop.audio import Audio, decode_audio
+
+    with example_server("custom_tts.py") as base:
+        client = openai.OpenAI(api_key="not-needed", base_url=f"{base}/v1")
+        wav = client.audio.speech.create(model="tts-1", voice="alloy", input="The weather is lovely today.",
+                                         response_format="wav").read()
+    audio = decode_audio(wav)
+    assert isinstance(audio, Audio) and audio.duration > 0.5
+    narrow = np.abs(np.fft.rfft(audio.to(16000).samples))
+    freqs = np.fft.rfftfreq(len(audio.to(16000).samples), 1 / 16000)
+    assert narrow[freqs > 4000].sum() < 0.01 * narrow.sum()  # the phone line's band, not Piper's
+    heard = real_asr.transcribe_sync(audio.to(16000)).text.lower()
+    assert "weather" in heard, heard
