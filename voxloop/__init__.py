@@ -25,6 +25,8 @@ from voxloop.errors import VoxloopError
 if TYPE_CHECKING:
     from voxloop.api.agent import Agent
     from voxloop.api.contract import ContractError, check_engine
+    from voxloop.api.conversation import AudioSink, AudioSource, Conversation, converse
+    from voxloop.api.devices import BufferSink, BufferSource
     from voxloop.api.pipeline import Pipeline
     from voxloop.api.schema import ToolDefinitionError
     from voxloop.api.serve import create_app, serve
@@ -34,7 +36,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ASREngine",
     "Agent",
+    "AudioSink",
+    "AudioSource",
+    "BufferSink",
+    "BufferSource",
     "ContractError",
+    "Conversation",
     "LLMEngine",
     "Pipeline",
     "TTSEngine",
@@ -44,6 +51,7 @@ __all__ = [
     "VoxloopError",
     "__version__",
     "check_engine",
+    "converse",
     "create_app",
     "serve",
     "tool",
@@ -54,6 +62,12 @@ _LAZY = {
     "Agent": "voxloop.api.agent",
     "ContractError": "voxloop.api.contract",
     "check_engine": "voxloop.api.contract",
+    "Conversation": "voxloop.api.conversation",
+    "converse": "voxloop.api.conversation",
+    "AudioSource": "voxloop.api.conversation",
+    "AudioSink": "voxloop.api.conversation",
+    "BufferSink": "voxloop.api.devices",
+    "BufferSource": "voxloop.api.devices",
     "Pipeline": "voxloop.api.pipeline",
     "Tool": "voxloop.api.tool",
     "tool": "voxloop.api.tool",

@@ -21,7 +21,8 @@ from voxloop.engines.registry import BACKENDS, DEFAULTS, backend_installed, crea
 from voxloop.engines.types import ChatMessage, LLMOptions, TranscribeOptions, Transcript, TTSOptions
 from voxloop.errors import InvalidRequest, VoxloopError
 
-__all__ = ["cmd_cache", "cmd_chat", "cmd_demo", "cmd_memory", "cmd_models", "cmd_presets", "cmd_say", "cmd_serve", "cmd_transcribe"]
+__all__ = ["cmd_cache", "cmd_chat", "cmd_demo", "cmd_memory", "cmd_models", "cmd_presets", "cmd_say", "cmd_serve", "cmd_talk",
+           "cmd_transcribe"]
 
 
 def _err(msg: str) -> None:
@@ -292,3 +293,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
     from voxloop.cli.cache import cmd_cache as cache
 
     return cache(args)
+
+
+def cmd_talk(args: argparse.Namespace) -> int:
+    from voxloop.cli.talk import cmd_talk as talk
+
+    return talk(args)

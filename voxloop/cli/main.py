@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_memory_parser(sub)
     add_cache_parser(sub)
 
+    from voxloop.cli.talk import add_talk_parser
+
+    add_talk_parser(sub, _add_engine_flags)
+
     v = sub.add_parser("serve", help="run the realtime and REST server",
                        description="Run the realtime and REST server. Settings come from defaults < "
                                    "--config FILE < VOXLOOP_* environment < flags (docs/configuration.md).")
