@@ -72,7 +72,7 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not models and not browser" $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check voxloop tests bench
+	$(VENV)/bin/ruff check voxloop tests bench examples
 	$(VENV)/bin/mypy
 
 # Every benchmark (about 70 minutes on 2 cores; run it on a quiet machine), then docs/benchmarks.md.
