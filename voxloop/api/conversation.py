@@ -53,14 +53,25 @@ class AudioSink(Protocol):
     def clear(self) -> None: ...
 
 
+async def _loop_turns(pending: Callable[[], bool], most: int = 100_000) -> None:
+    """Let the event loop run other tasks while ``pending()`` (bounded, never a clock)."""
+    for _ in range(most):
+        if not pending():
+            return
+        await asyncio.sleep(0)
+
+
 class Conversation:
     """One session with ``agent``. Use as ``async with``; engines come from ``pipeline``
     (or a ``stack`` shared between conversations). ``input_rate``/``output_rate`` are the
-    sample rates of the audio sent and received."""
+    sample rates of the audio sent and received. ``dictation=True``: a transcription session
+    (turns are transcribed, never answered: the Realtime API's ``transcription`` type)."""
 
-    def __init__(self, agent: Agent, pipeline: Pipeline | None = None, *, stack: EngineStack | None = None,
-                 input_rate: int = 24000, output_rate: int = 24000, sink: AudioSink | None = None) -> None:
-        self.agent = agent
+    def __init__(self, agent: Agent | None = None, pipeline: Pipeline | None = None, *,
+                 stack: EngineStack | None = None, input_rate: int = 24000, output_rate: int = 24000,
+                 sink: AudioSink | None = None, dictation: bool = False) -> None:
+        self.agent = agent if agent is not None else Agent()
+        self.dictation = dictation
         self._stack = stack if stack is not None else (pipeline or Pipeline()).stack()
         self._owns_stack = stack is None
         self.input_rate, self.output_rate = input_rate, output_rate
@@ -96,7 +107,8 @@ class Conversation:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._stack.prewarm)
         config = scenes(self.agent).initial(base_session_config(server_config(self.agent), False))
-        config = config.with_(input_rate=self.input_rate, output_rate=self.output_rate)
+        config = config.with_(input_rate=self.input_rate, output_rate=self.output_rate,
+                              type="transcription" if self.dictation else "realtime")
         output = Pacer(self._send)
         self._session = session = Session(self._stack, ASRScheduler(self._stack.asr), output, config)
 
@@ -124,6 +136,18 @@ class Conversation:
     def send_audio(self, pcm: bytes) -> None:
         """PCM16 mono at ``input_rate``: the user speaking (VAD ends turns and replies start)."""
         self.session.append_audio(pcm)
+
+    async def drain(self) -> None:
+        """Wait until the audio sent so far has been through the VAD and the events it made
+        (speech started/stopped) have reached the listeners: after a finite source, what is
+        still to come is only the transcription (and replies) of turns already announced."""
+        vad = self.session.listener._vad
+        if vad is not None:
+            await vad.drained()
+            await _loop_turns(lambda: not vad._out.empty())  # the session's VAD loop handles them in order
+            await asyncio.sleep(0)  # ... the last one's handler
+        output = self.session.output
+        await _loop_turns(lambda: bool(getattr(output, "_control", None)))  # the pacer sends control events first
 
     def send_text(self, text: str, respond: bool = True) -> None:
         """A typed user message, and (by default) a reply to it."""
@@ -191,5 +215,7 @@ async def converse(agent: Agent, source: AudioSource, sink: AudioSink, pipeline:
                 await asyncio.sleep(len(chunk) / 2 / source.sample_rate)
             if finished.is_set():
                 break
+        if replies is None:
+            await conv.drain()  # every turn in the source is announced: settled then means answered
         await (finished.wait() if replies is not None else settled.wait())
         return conv.transcript()

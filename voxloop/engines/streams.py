@@ -24,6 +24,11 @@ class _Flush:
     __slots__ = ()
 
 
+class _Barrier:
+    def __init__(self, done: asyncio.Future[None]) -> None:
+        self.done = done
+
+
 class _End:
     __slots__ = ()
 
@@ -41,7 +46,7 @@ class EngineStream(ABC, Generic[InT, EvT]):
     """
 
     def __init__(self, name: str) -> None:
-        self._in: asyncio.Queue[InT | _Flush | _End] = asyncio.Queue()
+        self._in: asyncio.Queue[InT | _Flush | _Barrier | _End] = asyncio.Queue()
         self._out: asyncio.Queue[EvT | _End | BaseException] = asyncio.Queue()
         self._input_ended = False
         self._task = create_named_task(self._main(), name)
@@ -72,11 +77,23 @@ class EngineStream(ABC, Generic[InT, EvT]):
     def _emit(self, event: EvT) -> None:
         self._out.put_nowait(event)
 
+    async def drained(self) -> None:
+        """Wait until everything pushed so far has been processed: its events are queued."""
+        if self._input_ended or self._task.done():
+            return
+        barrier: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._in.put_nowait(_Barrier(barrier))
+        await barrier
+
     async def _inputs(self) -> AsyncIterator[InT | _Flush]:
         while True:
             item = await self._in.get()
             if isinstance(item, _End):
                 return
+            if isinstance(item, _Barrier):  # _run asked for more: what came before is processed
+                if not item.done.done():
+                    item.done.set_result(None)
+                continue
             yield item
 
     @abstractmethod
