@@ -120,3 +120,36 @@ def test_the_custom_tts_example_serves_speech_that_whisper_understands(real_asr:
     assert narrow[freqs > 4000].sum() < 0.01 * narrow.sum()  # the phone line's band, not Piper's
     heard = real_asr.transcribe_sync(audio.to(16000)).text.lower()
     assert "weather" in heard, heard
+
+
+async def test_the_agents_sdk_hears_the_python_tools_result(server: str) -> None:
+    """The OpenAI Agents SDK against the customer-service example: the server runs its Python
+    tool and the SDK hears the spoken answer. The SDK does not know the tool, so it reports a
+    local "Tool lookup_order not found" and sends an output of its own for the call; the server
+    drops that one (its own result stands) and sends no error."""
+    realtime = pytest.importorskip("agents.realtime", reason="pip install openai-agents (the dev extra has it)")
+    from tests.e2e.test_agents_sdk_python import MODEL_SETTINGS, Recorder
+
+    agent = realtime.RealtimeAgent(name="Shop", instructions="You help customers.", tools=[])
+    settings = {**MODEL_SETTINGS, "tool_choice": "required"}
+    runner = realtime.RealtimeRunner(starting_agent=agent, config={"model_settings": settings})
+    session = await runner.run(model_config={"url": server.replace("http", "ws") + "/v1/realtime?model=voxloop",
+                                             "api_key": "not-needed"})
+    await session.__aenter__()
+    rec = Recorder(session)
+    try:
+        await session.send_message("Where is my order 12345?")
+        await rec.until(lambda e: e.type == "agent_end" and sum(x.type == "agent_end" for x in rec.events) >= 2)
+        outputs = [e["item"] for e in rec.raw("conversation.item.done") if e["item"]["type"] == "function_call_output"]
+        assert len(outputs) == 1, outputs  # the server's, once
+        result = json.loads(outputs[0]["output"])
+        assert result.get("status") == "shipped" or "no order number" in result.get("error", ""), result
+        answers = [e["response"] for e in rec.raw("response.done")]
+        assert len(answers) == 2 and answers[1]["status"] == "completed"
+        assert any(e.type == "audio" for e in rec.events[-40:])  # the answer was heard
+        assert rec.raw("error") == []  # nothing from the server
+        local = [str(getattr(e, "error", "")) for e in rec.errors()]
+        assert all("Tool lookup_order not found" in m for m in local), local
+    finally:
+        await rec.close()
+        await session.close()

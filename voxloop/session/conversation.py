@@ -9,6 +9,7 @@ client requests (create after an item, retrieve, delete) are checked here.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Literal
 
@@ -25,6 +26,8 @@ from voxloop.session.events import (
 )
 
 __all__ = ["ConversationLog"]
+
+logger = logging.getLogger(__name__)
 
 Role = Literal["user", "assistant", "system"]
 
@@ -47,6 +50,7 @@ class ConversationLog:
         self._emit = emit
         self.on_saved: Callable[[Item], None] = _ignore
         self.on_deleted: Callable[[str], None] = _ignore
+        self.server_answered: set[str] = set()  # call ids whose output a server-run tool gave
 
     def replay(self) -> None:
         """Announce every item again (a resumed conversation: the client rebuilds its view)."""
@@ -98,6 +102,7 @@ class ConversationLog:
 
     def tool_output(self, call_id: str, output: str, item_id: str) -> None:
         """A server-run tool's result, after its call."""
+        self.server_answered.add(call_id)
         call = self.items.call(call_id)
         item = Item("user", output, id=item_id, type="function_call_output", call_id=call_id,
                     name=call.name if call else "")
@@ -145,6 +150,9 @@ class ConversationLog:
                 raise InvalidRequest(f"no function call with call_id {item.call_id!r} in the conversation",
                                      param="item.call_id", code="invalid_call_id")
             item.name = call.name
+            if item.call_id in self.server_answered:  # e.g. an Agents SDK's "tool not found"
+                logger.info("client output for server-run call %s dropped", item.call_id)
+                return  # the server ran this call: its result stands, the model sees one output
         self.items.insert(item, after=None if after == "root" else after, first=after == "root")
         self.on_saved(item)
         self._emit(ItemAdded(_message(item), self.items.previous_id(item.id)))
