@@ -21,12 +21,13 @@ from voxloop.engines.stack import EngineStack
 RATE = 16000
 
 
-async def dictate(chunks: AsyncIterator[bytes], *, stack: EngineStack | None = None,
-                  show: bool = False) -> list[Segment]:
-    """The utterances in ``chunks`` (PCM16 mono at 16 kHz), each with its start and end."""
+async def dictate(chunks: AsyncIterator[bytes], *, stack: EngineStack | None = None, show: bool = False,
+                  into: list[Segment] | None = None) -> list[Segment]:
+    """The utterances in ``chunks`` (PCM16 mono at 16 kHz), each with its start and end
+    (appended to ``into`` as they come, so an interrupted dictation keeps what it heard)."""
     starts: dict[str, float] = {}
     ends: dict[str, float] = {}
-    segments: list[Segment] = []
+    segments: list[Segment] = into if into is not None else []
     settled = asyncio.Event()
     settled.set()
 
@@ -78,10 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         chunks = open_devices(RATE)[0].chunks()
     else:
         chunks = _file_chunks(args.audio)
+    segments: list[Segment] = []
     try:
-        segments = asyncio.run(dictate(chunks, show=True))
-    except KeyboardInterrupt:
-        return 130
+        asyncio.run(dictate(chunks, show=True, into=segments))
+    except KeyboardInterrupt:  # --mic: Ctrl-C ends the dictation; keep what was heard
+        pass
+    segments.sort(key=lambda s: s.start)
     with open(args.output, "w", encoding="utf-8") as f:
         f.write(to_srt(segments))
     print(f"{len(segments)} cues written to {args.output}", file=sys.stderr)

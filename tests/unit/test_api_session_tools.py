@@ -76,3 +76,28 @@ async def test_barge_in_cancels_a_running_python_tool() -> None:
         assert not [e for e in c.ws.sent if e["type"] == "conversation.item.done"
                     and e["item"]["type"] == "function_call_output"]
         assert [e["type"] for e in c.ws.sent].count("response.created") == 1  # no answer follows
+
+
+async def test_a_client_output_for_a_server_run_call_is_dropped() -> None:
+    @voxloop.tool
+    def get_weather(city: str) -> str:
+        """The weather in a city now."""
+        return "sunny"
+
+    async with Client(FakeToolLLM(), server_tools=(get_weather.server_tool(),)) as c:
+        c.send("conversation.item.create", item=ASK)
+        c.send("response.create", response={"output_modalities": ["text"]})
+        output = await c.ws.until(lambda e: e["type"] == "conversation.item.done"
+                                  and e["item"]["type"] == "function_call_output")
+        second = await c.ws.until(lambda e: e["type"] == "response.done" and e["response"]["output"]
+                                  and e["response"]["output"][0]["type"] == "message"
+                                  and e["response"]["output"][-1]["type"] == "message")
+        assert second["response"]["status"] == "completed"
+        # a client that also "ran" the call (the Agents SDK says "Tool not found") is ignored
+        c.send("conversation.item.create", item={"type": "function_call_output", "call_id": output["item"]["call_id"],
+                                                 "output": "Tool get_weather not found"})
+        c.send("conversation.item.create", item={**ASK, "id": "item_marker"})
+        await c.ws.until(lambda e: e["type"] == "conversation.item.done" and e["item"]["id"] == "item_marker")
+        outputs = [e for e in c.ws.sent if e["type"] == "conversation.item.done"
+                   and e["item"]["type"] == "function_call_output"]
+        assert len(outputs) == 1 and not [e for e in c.ws.sent if e["type"] == "error"]
