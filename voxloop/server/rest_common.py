@@ -18,12 +18,14 @@ __all__ = [
     "Handler",
     "PayloadTooLarge",
     "UnsupportedAudio",
+    "UnsupportedMediaType",
     "api",
     "discard_body",
     "error_body",
     "error_response",
     "limited_stream",
     "read_body",
+    "require_json",
     "server_state",
 ]
 
@@ -46,6 +48,11 @@ class UnsupportedAudio(AudioDecodeError):
     """The upload is not audio in a format the server can decode."""
 
     code = "unsupported_audio_format"
+    http_status = 415
+
+
+class UnsupportedMediaType(InvalidRequest):
+    code = "unsupported_media_type"
     http_status = 415
 
 
@@ -110,6 +117,19 @@ async def limited_stream(request: Request, max_bytes: int, *, overhead: int = 0)
         if seen > limit:
             raise PayloadTooLarge(_too_large(seen, max_bytes, at_least=True), param="file")
         yield chunk
+
+
+def require_json(request: Request, *, optional: bool = False) -> bool:
+    """Refuse a body declared as anything but JSON (``text/plain`` and forms are what a cross-site
+    page can send without a preflight); a body with no content type is read as JSON (scripts).
+    ``optional``: no body at all is fine (returns False)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if optional and not content_type and request.headers.get("content-length", "0") == "0" \
+            and "transfer-encoding" not in request.headers:
+        return False
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(f"send the body as application/json (got {content_type or 'no content type'!r})")
+    return True
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:

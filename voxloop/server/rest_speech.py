@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import struct
 from collections.abc import AsyncIterator
@@ -23,7 +22,8 @@ from starlette.responses import Response, StreamingResponse
 from voxloop.audio.pcm import Audio, Float32Array, StreamResampler, float_to_pcm16
 from voxloop.engines.types import TTSOptions
 from voxloop.errors import InvalidRequest
-from voxloop.server.rest_common import api, read_body, server_state
+from voxloop.server.jsonlimits import loads
+from voxloop.server.rest_common import api, read_body, require_json, server_state
 
 __all__ = ["OPENAI_VOICES", "SPEECH_RATE", "speech", "supported_speech_formats"]
 
@@ -66,11 +66,9 @@ def supported_speech_formats() -> tuple[str, ...]:
 async def speech(request: Request) -> Response:
     state = server_state(request)
     config = state.config
+    require_json(request)
     raw = await read_body(request, config.max_speech_chars * 6 + _BODY_SLACK)
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidRequest(f"the body must be JSON: {e}") from e
+    body = loads(raw, max_depth=config.max_json_depth, what="the body")
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     text, fmt, options = _parse(body, config.max_speech_chars)
