@@ -15,6 +15,7 @@ from voxloop.dialogue.history import Item
 from voxloop.dialogue.tools import parse_tool_choice, parse_tools
 from voxloop.errors import InvalidRequest
 from voxloop.server.resume import updated_config
+from voxloop.server.wire import event
 from voxloop.session.config import SessionConfig
 from voxloop.session.events import new_id
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["HANDLERS"]
 
 Role = Literal["user", "assistant", "system"]
+_MAX_MS = 24 * 3600 * 1000  # (a day of audio: larger cannot be a played position)
 Handler = Callable[["Connection", dict[str, Any]], Awaitable[None]]
 
 
@@ -135,13 +137,14 @@ async def _item_truncate(c: Connection, d: dict[str, Any]) -> None:
     item_id, end_ms = d.get("item_id"), d.get("audio_end_ms")
     if not isinstance(item_id, str):
         raise InvalidRequest("'item_id' is required", param="item_id")
-    if isinstance(end_ms, bool) or not isinstance(end_ms, int) or end_ms < 0:
-        raise InvalidRequest("'audio_end_ms' must be a non-negative integer", param="audio_end_ms")
+    if isinstance(end_ms, bool) or not isinstance(end_ms, int) or not 0 <= end_ms <= _MAX_MS:
+        raise InvalidRequest(f"'audio_end_ms' must be an integer from 0 to {_MAX_MS}", param="audio_end_ms")
     c.session.truncate_item(item_id, end_ms)
 
 
 async def _response_create(c: Connection, d: dict[str, Any]) -> None:
-    r = d.get("response") or {}
+    r = d.get("response")
+    r = {} if r is None else r
     if not isinstance(r, dict):
         raise InvalidRequest("'response' must be an object", param="response")
     mods = r.get("output_modalities", r.get("modalities"))
@@ -176,7 +179,8 @@ async def _response_cancel(c: Connection, d: dict[str, Any]) -> None:
 
 
 async def _output_clear(c: Connection, d: dict[str, Any]) -> None:
-    await c.session.interrupt()
+    if not await c.session.interrupt():  # nothing playing: say so, as the buffer is empty anyway
+        c.output.control(event("output_audio_buffer.cleared", response_id=None))
 
 
 HANDLERS: dict[str, Handler] = {

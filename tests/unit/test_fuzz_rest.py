@@ -1,0 +1,78 @@
+"""Every REST field, fuzzed (hypothesis) against the app with fake engines: a client mistake is
+a 4xx with OpenAI's error shape, never a 5xx, and good requests still work afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.fuzz import JSON, SECRET_BODY, SPEECH_BODY, TRANSCRIPTION_FIELDS  # noqa: E402
+from tests.unit.test_rest_transcriptions import client, make_app, tones  # noqa: E402
+
+APP = make_app()
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+def answer_ok(r: httpx.Response) -> None:
+    assert r.status_code < 500, f"{r.status_code}: {r.text[:300]}"
+    if r.status_code >= 400:
+        error = r.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"} and error["message"]
+
+
+def post(path: str, **kwargs: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        async with client(APP) as c:
+            r = await c.post(path, **kwargs)
+            await r.aread()
+            return r
+
+    return asyncio.run(go())
+
+
+@FUZZ
+@given(SPEECH_BODY)
+def test_speech_bodies(body: Any) -> None:
+    answer_ok(post("/v1/audio/speech", content=json.dumps(body), headers={"Content-Type": "application/json"}))
+
+
+@FUZZ
+@given(st.binary(max_size=64) | st.text(max_size=64).map(str.encode))
+def test_speech_raw_bodies(raw: bytes) -> None:
+    answer_ok(post("/v1/audio/speech", content=raw, headers={"Content-Type": "application/json"}))
+
+
+@FUZZ
+@given(TRANSCRIPTION_FIELDS, st.sampled_from([b"", b"RIFF", b"\x00" * 64, tones(0.3)]))
+def test_transcription_forms(fields: dict[str, str], audio: bytes) -> None:
+    answer_ok(post("/v1/audio/transcriptions", data=fields, files={"file": ("a.wav", audio)}))
+
+
+@FUZZ
+@given(st.binary(max_size=200), st.sampled_from(["multipart/form-data; boundary=x", "multipart/form-data",
+                                                 "application/x-www-form-urlencoded", "text/plain"]))
+def test_malformed_multipart(raw: bytes, content_type: str) -> None:
+    answer_ok(post("/v1/audio/transcriptions", content=b"--x\r\n" + raw, headers={"Content-Type": content_type}))
+
+
+@FUZZ
+@given(SECRET_BODY | JSON)
+def test_client_secret_bodies(body: Any) -> None:
+    answer_ok(post("/v1/realtime/client_secrets", content=json.dumps(body),
+                   headers={"Content-Type": "application/json"}))
+
+
+def test_deep_json_is_a_400_and_good_requests_still_work() -> None:
+    deep = b'{"model": "tts-1", "input": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    r = post("/v1/audio/speech", content=deep, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+    good = post("/v1/audio/speech", json={"model": "tts-1", "input": "hello there", "response_format": "pcm"})
+    assert good.status_code == 200 and good.content
