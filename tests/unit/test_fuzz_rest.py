@@ -76,3 +76,21 @@ def test_deep_json_is_a_400_and_good_requests_still_work() -> None:
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
     good = post("/v1/audio/speech", json={"model": "tts-1", "input": "hello there", "response_format": "pcm"})
     assert good.status_code == 200 and good.content
+
+
+async def test_rest_work_waits_for_its_lane_and_never_takes_more() -> None:
+    app = make_app(rest_jobs=1)
+    lane = app.state.voxloop.rest_jobs
+    await lane.acquire()  # the lane is busy (another upload)
+    async with client(app) as c:
+        speech = asyncio.ensure_future(c.post("/v1/audio/speech", json={"model": "tts-1", "input": "hi there",
+                                                                        "response_format": "pcm"}))
+        upload = asyncio.ensure_future(c.post("/v1/audio/transcriptions", data={"model": "whisper-1"},
+                                              files={"file": ("a.wav", tones(0.3))}))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert not speech.done() and not upload.done()
+        lane.release()
+        r1, r2 = await speech, await upload
+    assert r1.status_code == 200 and r2.status_code == 200
+    assert not lane.locked()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -24,6 +24,7 @@ __all__ = [
     "error_body",
     "error_response",
     "limited_stream",
+    "held",
     "read_body",
     "require_json",
     "server_state",
@@ -32,6 +33,7 @@ __all__ = [
 logger = logging.getLogger("voxloop.server.rest")
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
 
 _DRAIN_BYTES = 64 << 20  # read (and drop) at most this much of a refused body
 _DRAIN_SECONDS = 10.0
@@ -117,6 +119,19 @@ async def limited_stream(request: Request, max_bytes: int, *, overhead: int = 0)
         if seen > limit:
             raise PayloadTooLarge(_too_large(seen, max_bytes, at_least=True), param="file")
         yield chunk
+
+
+async def held(lane: asyncio.Semaphore, items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """``items``, produced while holding a place in ``lane`` (REST's share of the engines: live
+    conversations keep the rest), closed with it."""
+    async with lane:
+        try:
+            async for item in items:
+                yield item
+        finally:
+            aclose = getattr(items, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 def require_json(request: Request, *, optional: bool = False) -> bool:

@@ -23,7 +23,7 @@ from voxloop.audio.pcm import Audio, Float32Array, StreamResampler, float_to_pcm
 from voxloop.engines.types import TTSOptions
 from voxloop.errors import InvalidRequest
 from voxloop.server.jsonlimits import loads
-from voxloop.server.rest_common import api, read_body, require_json, server_state
+from voxloop.server.rest_common import api, held, read_body, require_json, server_state
 
 __all__ = ["OPENAI_VOICES", "SPEECH_RATE", "speech", "supported_speech_formats"]
 
@@ -72,7 +72,7 @@ async def speech(request: Request) -> Response:
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     text, fmt, options = _parse(body, config.max_speech_chars)
-    chunks = state.stack.tts.synthesize(text, options)
+    chunks = held(state.rest_jobs, state.stack.tts.synthesize(text, options))  # one clause at a time
     try:
         first = await anext(chunks, None)  # errors before any audio still get a status
     except BaseException:
