@@ -94,3 +94,35 @@ async def test_rest_work_waits_for_its_lane_and_never_takes_more() -> None:
         r1, r2 = await speech, await upload
     assert r1.status_code == 200 and r2.status_code == 200
     assert not lane.locked()
+
+
+async def test_a_body_that_stops_arriving_gets_a_408(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mutated Content-Length (more declared than sent) hung until the client gave up."""
+    from voxloop.server import rest_common
+
+    monkeypatch.setattr(rest_common, "BODY_IDLE_S", 0.05)
+    monkeypatch.setattr(rest_common, "_DRAIN_SECONDS", 0.05)
+    app = make_app()
+    sent: list[dict[str, Any]] = []
+    first = True
+
+    async def receive() -> dict[str, Any]:
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": b'{"model": "tts-1", ', "more_body": True}
+        await asyncio.Event().wait()  # the rest never comes
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/audio/speech", "raw_path": b"/v1/audio/speech",
+             "query_string": b"", "root_path": "", "scheme": "http", "http_version": "1.1",
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000),
+             "headers": [(b"host", b"localhost"), (b"content-type", b"application/json"),
+                         (b"content-length", b"1000")]}
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 408 and json.loads(body)["error"]["code"] == "request_timeout"

@@ -15,6 +15,7 @@ from voxloop.errors import AudioDecodeError, InvalidRequest, VoxloopError
 from voxloop.server.state import ServerState
 
 __all__ = [
+    "BodyTimeout",
     "Handler",
     "PayloadTooLarge",
     "UnsupportedAudio",
@@ -37,6 +38,7 @@ T = TypeVar("T")
 
 _DRAIN_BYTES = 64 << 20  # read (and drop) at most this much of a refused body
 _DRAIN_SECONDS = 10.0
+BODY_IDLE_S = 30.0  # longest wait for the next piece of a request body
 
 
 class PayloadTooLarge(InvalidRequest):
@@ -51,6 +53,11 @@ class UnsupportedAudio(AudioDecodeError):
 
     code = "unsupported_audio_format"
     http_status = 415
+
+
+class BodyTimeout(InvalidRequest):
+    code = "request_timeout"
+    http_status = 408
 
 
 class UnsupportedMediaType(InvalidRequest):
@@ -114,7 +121,16 @@ async def limited_stream(request: Request, max_bytes: int, *, overhead: int = 0)
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(_too_large(int(declared), max_bytes), param="file")
     seen = 0
-    async for chunk in request.stream():
+    chunks = request.stream()
+    while True:
+        try:
+            async with asyncio.timeout(BODY_IDLE_S):  # a body that stops arriving is not waited for forever
+                chunk = await anext(chunks, None)
+        except TimeoutError:
+            raise BodyTimeout(f"the request body stopped arriving ({seen} bytes in, nothing for "
+                              f"{BODY_IDLE_S:g} s); check its Content-Length") from None
+        if chunk is None:
+            return
         seen += len(chunk)
         if seen > limit:
             raise PayloadTooLarge(_too_large(seen, max_bytes, at_least=True), param="file")
