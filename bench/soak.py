@@ -166,9 +166,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                                                                            "incomplete")},
         "errors": [e for s in stats for e in s.errors][:20],
         "rss_growth_pct": round(100 * (rows[-1]["rss_mib"] / rows[0]["rss_mib"] - 1), 1) if rows[0]["rss_mib"] else None,
+        # after the first minute: the engines' buffers and caches are allocated by then
+        "rss_drift_after_warmup_pct": _growth([r for r in rows if r["t_s"] >= 60] or rows),
         "tasks_first_last": [rows[0]["tasks"], rows[-1]["tasks"]],
     }
     return result
+
+
+def _growth(rows: list[dict[str, Any]]) -> float | None:
+    first, last = rows[0]["rss_mib"], rows[-1]["rss_mib"]
+    return round(100 * (last / first - 1), 1) if first else None
 
 
 def main() -> None:

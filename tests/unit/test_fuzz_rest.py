@@ -126,3 +126,16 @@ async def test_a_body_that_stops_arriving_gets_a_408(monkeypatch: pytest.MonkeyP
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     assert start["status"] == 408 and json.loads(body)["error"]["code"] == "request_timeout"
+
+
+async def test_control_characters_never_reach_the_voice() -> None:
+    """Found against the real server: a NUL in 'input' made Piper fail (502)."""
+    from tests.unit.test_rest_transcriptions import FakeStack
+
+    stack = FakeStack()
+    app = make_app(stack)
+    async with client(app) as c:
+        r = await c.post("/v1/audio/speech", json={"model": "tts-1", "input": "hi\x00 there\x07", "response_format": "pcm"})
+        only = await c.post("/v1/audio/speech", json={"model": "tts-1", "input": "\x00\x01"})
+    assert r.status_code == 200 and all("\x00" not in t and "\x07" not in t for t, _ in stack.tts.calls)
+    assert only.status_code == 400 and only.json()["error"]["param"] == "input"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import struct
 from collections.abc import AsyncIterator
 from typing import Any
@@ -39,6 +40,7 @@ _MEDIA_TYPES = {"mp3": "audio/mpeg", "opus": "audio/ogg", "aac": "audio/aac", "f
 _ENCODED = {"mp3": ("mp3", ("libmp3lame", "mp3")), "opus": ("ogg", ("libopus",)),
             "aac": ("adts", ("aac",)), "flac": ("flac", ("flac",))}
 _BODY_SLACK = 64 << 10
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @functools.cache
@@ -83,6 +85,8 @@ async def speech(request: Request) -> Response:
 
 def _parse(body: dict[str, Any], max_chars: int) -> tuple[str, str, TTSOptions]:
     text = body.get("input")
+    if isinstance(text, str):  # control characters (NUL…) are nothing to say, and break synthesis
+        text = _CONTROL.sub(" ", text)
     if not isinstance(text, str) or not text.strip():
         raise InvalidRequest("'input' is required: the text to speak", param="input")
     if len(text) > max_chars:
