@@ -139,3 +139,29 @@ async def test_control_characters_never_reach_the_voice() -> None:
         only = await c.post("/v1/audio/speech", json={"model": "tts-1", "input": "\x00\x01"})
     assert r.status_code == 200 and all("\x00" not in t and "\x07" not in t for t, _ in stack.tts.calls)
     assert only.status_code == 400 and only.json()["error"]["param"] == "input"
+
+
+async def test_live_decodes_go_before_queued_rest_pieces() -> None:
+    """REST decodes are background work of the shared scheduler: a live turn waits for the piece
+    being decoded at most, never for the rest of an upload."""
+    from voxloop.session.transcriber import ASRScheduler
+
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    class Engine:
+        async def transcribe(self, audio: Any, options: Any) -> str:
+            order.append(audio)
+            await gate.wait()
+            return str(audio)
+
+    scheduler = ASRScheduler(Engine(), slots=1)  # type: ignore[arg-type]
+    first = asyncio.ensure_future(scheduler.transcribe("rest-1", None, background=True))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    rest = asyncio.ensure_future(scheduler.transcribe("rest-2", None, background=True))  # type: ignore[arg-type]
+    partial = asyncio.ensure_future(scheduler.transcribe("partial", None, final=False))  # type: ignore[arg-type]
+    live = asyncio.ensure_future(scheduler.transcribe("live-final", None))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(first, rest, partial, live)
+    assert order == ["rest-1", "live-final", "partial", "rest-2"]

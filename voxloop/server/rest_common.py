@@ -6,11 +6,14 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from voxloop.audio.pcm import Audio
+from voxloop.engines.base import ASREngine
+from voxloop.engines.types import TranscribeOptions, Transcript
 from voxloop.errors import AudioDecodeError, InvalidRequest, VoxloopError
 from voxloop.server.state import ServerState
 
@@ -21,6 +24,7 @@ __all__ = [
     "UnsupportedAudio",
     "UnsupportedMediaType",
     "api",
+    "background_asr",
     "discard_body",
     "error_body",
     "error_response",
@@ -148,6 +152,24 @@ async def held(lane: asyncio.Semaphore, items: AsyncIterator[T]) -> AsyncGenerat
             aclose = getattr(items, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+class _Background:
+    """The ASR engine as REST sees it: every decode through the server's scheduler, after live ones."""
+
+    def __init__(self, state: ServerState) -> None:
+        self._scheduler = state.scheduler
+        self._engine = state.stack.asr
+
+    async def transcribe(self, audio: Audio, options: TranscribeOptions) -> Transcript:
+        return await self._scheduler.transcribe(audio, options, background=True)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def background_asr(state: ServerState) -> ASREngine:
+    return cast(ASREngine, _Background(state))
 
 
 def require_json(request: Request, *, optional: bool = False) -> bool:

@@ -35,6 +35,7 @@ from voxloop.server.rest_common import (
     PayloadTooLarge,
     UnsupportedAudio,
     api,
+    background_asr,
     error_body,
     held,
     limited_stream,
@@ -79,7 +80,7 @@ async def transcriptions(request: Request) -> Response:
 async def _streamed(state: ServerState, req: TranscriptionRequest) -> Response:
     async with state.rest_jobs:
         audio, options, vocabulary = await _prepare(state, req)
-    events = held(state.rest_jobs, _sse(state.stack.asr, state.stack.vad, audio, options, vocabulary))
+    events = held(state.rest_jobs, _sse(background_asr(state), state.stack.vad, audio, options, vocabulary))
     return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -97,7 +98,7 @@ async def _prepare(state: ServerState, req: TranscriptionRequest) -> tuple[Audio
 
 async def _transcribed(state: ServerState, req: TranscriptionRequest) -> Response:
     audio, options, vocabulary = await _prepare(state, req)
-    transcript = await transcribe_long_async(state.stack.asr, state.stack.vad, audio, options)
+    transcript = await transcribe_long_async(background_asr(state), state.stack.vad, audio, options)
     if vocabulary is not None:  # a big vocabulary over a long file takes a while: off the loop
         transcript = await asyncio.to_thread(apply_vocabulary, transcript, vocabulary)
     body, media_type = render(transcript, req.response_format, req.granularities)

@@ -26,6 +26,7 @@ from voxloop.errors import OverloadedError
 __all__ = ["ASRScheduler", "PartialTranscriber", "agreed_prefix"]
 
 _seq = itertools.count()
+BACKGROUND = 2  # the priority of REST work, after every live decode
 
 
 class ASRScheduler:
@@ -78,8 +79,11 @@ class ASRScheduler:
                 return
         self._busy -= 1
 
-    async def transcribe(self, audio: Audio, options: TranscribeOptions, *, final: bool = True) -> Transcript:
-        await self._acquire(0 if final else 1)
+    async def transcribe(self, audio: Audio, options: TranscribeOptions, *, final: bool = True,
+                         background: bool = False) -> Transcript:
+        """One decode: a live turn's final first, then partials, then ``background`` work (REST
+        uploads, one piece at a time, so a live turn waits for one piece at most)."""
+        await self._acquire(BACKGROUND if background else 0 if final else 1)
         try:
             t0 = time.perf_counter()
             result = await self.engine.transcribe(audio, options)
