@@ -37,6 +37,7 @@ class FakeSocket:
         self.sent: list[dict[str, Any]] = []
         self.got = asyncio.Event()
         self.close_code: int | None = None
+        self.client = SimpleNamespace(host="203.0.113.7")
 
     async def accept(self, subprotocol: str | None = None) -> None:
         pass
@@ -48,7 +49,7 @@ class FakeSocket:
         self.sent.append(json.loads(text))
         self.got.set()
 
-    async def close(self, code: int = 1000) -> None:
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
         self.close_code = code
         self.client_state = WebSocketState.DISCONNECTED
 

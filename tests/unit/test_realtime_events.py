@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from tests.fakes import fake_stack
 from tests.virtual_time import VirtualTimePolicy
 from voxloop.errors import InvalidRequest
+from voxloop.server.config import ServerConfig
 from voxloop.server.pacer import Pacer
 from voxloop.server.protocol import apply_session_update, session_object
 from voxloop.server.realtime import Connection
@@ -35,7 +37,8 @@ async def conn() -> AsyncIterator[Connection]:
     output = Pacer(send)
     session = Session(stack, ASRScheduler(stack.asr), output, SessionConfig())
     await session.start()
-    yield Connection(None, None, session, output, "voxloop")  # type: ignore[arg-type]
+    state = SimpleNamespace(config=ServerConfig())
+    yield Connection(None, state, session, output, "voxloop")  # type: ignore[arg-type]
     await session.aclose()
 
 

@@ -92,7 +92,7 @@ def make_app(stack: FakeStack | None = None, **config: Any) -> Starlette:
 
 
 def client(app: Starlette) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
 
 
 def tones(*seconds: float, gap: float = 1.0) -> bytes:

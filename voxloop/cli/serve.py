@@ -18,6 +18,7 @@ from voxloop.cli.keys import api_key_options
 from voxloop.cli.memory_keys import store_url
 from voxloop.cli.printconfig import render_toml
 from voxloop.cli.scenes import load_scenes
+from voxloop.cli.security_keys import check_exposure
 from voxloop.cli.settings import STAGES, Settings, flag_values, load_settings
 from voxloop.engines.stack import EngineSpecs
 from voxloop.engines.tts.voices import parse_voices
@@ -68,6 +69,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.print_config:
         sys.stdout.write(render_toml(settings))
         return 0
+    refusal = check_exposure(settings.host, settings.server.api_keys, bool(settings.values.get("open_access")))
+    if refusal is not None:
+        raise InvalidRequest(refusal, code="insecure_bind")
     specs = engine_specs(settings, os.environ)
     store = store_url(str(settings.values.get("memory.store") or ""), os.environ)
     # --no-store: nothing on disk, the speech cache's disk level included

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from voxloop.cli.memory_keys import memory_keys, memory_server_fields
+from voxloop.cli.security_keys import security_keys, security_server_fields
 from voxloop.dialogue.tools import ServerTool, parse_server_tool
 from voxloop.engines.registry import BACKENDS, DEFAULTS, parse_spec
 from voxloop.engines.tts.cache import TTSCacheSettings
@@ -49,6 +50,7 @@ class Key:
     secret: bool = False
     low: float | None = None  # inclusive range for numbers
     high: float | None = None
+    repeat: bool = False  # the flag may be given several times (values joined with commas)
 
     @property
     def env(self) -> str:
@@ -77,6 +79,7 @@ def _keys() -> tuple[Key, ...]:
         Key("prewarm", bool, True, "load and warm every model before accepting connections", "--prewarm"),
         Key("threads", int, 0, "default threads per worker for every engine (0 = auto)", "--threads", low=0),
     ]
+    keys.extend(security_keys(Key))  # (top-level keys come before any table)
     limit_help = {
         "max_sessions": "concurrent sessions (WebSocket connections)",
         "max_message_bytes": "largest WebSocket message",
@@ -84,6 +87,14 @@ def _keys() -> tuple[Key, ...]:
         "max_upload_seconds": "longest uploaded audio, in seconds",
         "max_speech_chars": "longest text for /v1/audio/speech",
         "history_tokens": "conversation history sent to the LLM, in tokens",
+        "idle_timeout_s": "a realtime socket with no audio and no events for this long is closed, in seconds",
+        "max_session_seconds": "longest realtime session, in seconds",
+        "max_sessions_per_ip": "concurrent sessions from one client address",
+        "max_sessions_per_key": "concurrent sessions per API key",
+        "send_timeout_s": "a client that reads nothing for this long is dropped, in seconds",
+        "max_send_backlog": "events queued for a client that does not read before it is dropped",
+        "max_json_depth": "deepest nesting of objects and arrays in a client's JSON",
+        "rest_jobs": "REST transcriptions and speech synthesised at once (live sessions go first)",
     }
     for f in fields(ServerConfig):
         if f.name in limit_help:
@@ -180,7 +191,9 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
             continue
         group = groups.get(key.name.rpartition(".")[0], engines)
         text = f"{key.help} (env {key.env}; file: {key.name})"
-        if key.kind is bool:
+        if key.repeat:
+            group.add_argument(key.flag, dest=key.name, default=None, action="append", metavar="VALUE", help=text)
+        elif key.kind is bool:
             group.add_argument(key.flag, dest=key.name, default=None, action=argparse.BooleanOptionalAction,
                                help=text)
         else:
@@ -196,7 +209,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
 
 def flag_values(args: argparse.Namespace) -> dict[str, Value | None]:
     given = vars(args)
-    return {k.name: given.get(k.name) for k in KEYS if k.flag is not None}
+    values = {k.name: given.get(k.name) for k in KEYS if k.flag is not None}
+    return {name: ",".join(v) if isinstance(v, list) else v for name, v in values.items()}
 
 
 # --------------------------------------------------------------------------- loading
@@ -382,6 +396,7 @@ def _build(values: dict[str, Value | None], origins: dict[str, str], tools: tupl
         **memory_server_fields(get, lambda name: origins[name]),
         tts_cache=TTSCacheSettings(memory_bytes=get("tts.cache_mb") << 20, disk_bytes=get("tts.cache_disk_mb") << 20,
                                    directory=get("tts.cache_dir"), max_chars=get("tts.cache_max_chars")),
+        **security_server_fields(get),
     )
     stages = {
         stage: StageSettings(

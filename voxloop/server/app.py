@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -27,7 +28,8 @@ STATIC = Path(__file__).parent / "static"
 
 
 def create_app(stack: EngineStack, config: ServerConfig = ServerConfig(), *, prewarm: bool = True) -> Starlette:
-    from voxloop.server import realtime, rest, rest_memory
+    from voxloop.server import realtime, rest, rest_memory, rest_secrets
+    from voxloop.server.access import PUBLIC, AccessMiddleware, is_loopback, principal
 
     state = ServerState(stack, config)
 
@@ -51,6 +53,10 @@ def create_app(stack: EngineStack, config: ServerConfig = ServerConfig(), *, pre
         return FileResponse(page)
 
     async def healthz(request: Request) -> Response:
+        # the details only for a key holder, or a local client of a server without keys
+        who = principal(request.scope).key
+        if who == PUBLIC or (not config.api_keys and not is_loopback(request.client.host if request.client else "")):
+            return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "ok", "version": __version__, "sessions": state.active_sessions,
                              "max_sessions": config.max_sessions, "tasks": len(asyncio.all_tasks())})
 
@@ -66,8 +72,10 @@ def create_app(stack: EngineStack, config: ServerConfig = ServerConfig(), *, pre
         WebSocketRoute("/v1/realtime", realtime.endpoint),
         *rest.routes(),
         *rest_memory.routes(),
+        *rest_secrets.routes(),
         Mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(AccessMiddleware, config=config, secrets=state.secrets)])
     app.state.voxloop = state
     return app

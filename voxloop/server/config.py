@@ -31,3 +31,18 @@ class ServerConfig:
     memory: MemorySettings = field(default_factory=MemorySettings)
     # the speech cache (memory LRU; a disk level once a directory is set: the CLI sets one)
     tts_cache: TTSCacheSettings = field(default_factory=TTSCacheSettings)
+    # access (docs/security.md): inbound API keys (none: no key is asked for), the web origins and
+    # Host names served beyond the defaults ("*": any), the address the server listens on
+    api_keys: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    bind_host: str = "127.0.0.1"
+    # limits that keep one client from taking the server (docs/security.md)
+    idle_timeout_s: float = 600.0  # a socket with no audio and no events for this long is closed
+    max_session_seconds: float = 4 * 3600.0
+    max_sessions_per_ip: int = 8
+    max_sessions_per_key: int = 16
+    send_timeout_s: float = 20.0  # a client that reads nothing for this long is dropped
+    max_send_backlog: int = 2000  # events queued for a client that does not read
+    max_json_depth: int = 64
+    rest_jobs: int = 1  # REST transcriptions and speech running at once (live sessions go first)

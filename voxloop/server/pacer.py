@@ -27,7 +27,8 @@ class Pacer:
     """Implements :class:`voxloop.session.events.Output` for one WebSocket client."""
 
     def __init__(self, send: Callable[[Wire], Awaitable[None]], *, lead: float = 0.3,
-                 extensions: Callable[[], bool] = lambda: False,
+                 extensions: Callable[[], bool] = lambda: False, max_backlog: int = 0,
+                 on_overflow: Callable[[], None] | None = None,
                  observe: Callable[[SessionEvent | Wire], None] | None = None) -> None:
         self._send = send
         self._observe = observe  # sees every event as it leaves (metrics)
@@ -38,11 +39,16 @@ class Pacer:
         self._wake = asyncio.Event()
         self.play_until = 0.0  # monotonic time when the client finishes playing what we sent
         self.on_media_sent: Callable[[ReplyEvent, float], None] | None = None
+        self.max_backlog = max_backlog  # control events queued before on_overflow (0: no limit)
+        self.on_overflow = on_overflow
 
     def control(self, event: SessionEvent | Wire) -> None:
         """A session event, or a wire event the server made itself (session.created, errors)."""
         self._control.append(event)
         self._wake.set()
+        if self.max_backlog and len(self._control) > self.max_backlog and self.on_overflow is not None:
+            self._control.clear()  # the client does not read: what is queued will not be read either
+            self.on_overflow()
 
     def media(self, event: ReplyEvent) -> None:
         self._media.append(event)

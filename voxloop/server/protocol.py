@@ -54,7 +54,7 @@ def _format_rate(fmt: Any, param: str, current: int) -> int:
             raise InvalidRequest(f"unsupported audio format {fmt!r}; supported: pcm16 (audio/pcm)", param=param)
         return 24000
     f = _obj(fmt, param)
-    if f.get("type", "audio/pcm") != "audio/pcm":
+    if f.get("type") != "audio/pcm":
         raise InvalidRequest(f"unsupported audio format {f.get('type')!r}; supported: audio/pcm", param=param)
     rate = f.get("rate", 24000)
     if rate not in _RATES:
@@ -75,7 +75,7 @@ def _turn_detection(value: Any, current: TurnDetection | None) -> TurnDetection 
     p = "turn_detection"
     semantic = kind == "semantic_vad"
     eagerness = d.get("eagerness") or "auto"
-    if eagerness not in _EAGERNESS:
+    if not isinstance(eagerness, str) or eagerness not in _EAGERNESS:
         raise InvalidRequest("'turn_detection.eagerness' must be low, medium, high or auto",
                              param="turn_detection.eagerness")
     silence = _EAGERNESS[eagerness] if semantic else base.silence_duration_ms

@@ -5,34 +5,44 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from voxloop.audio.pcm import Audio
+from voxloop.engines.base import ASREngine
+from voxloop.engines.types import TranscribeOptions, Transcript
 from voxloop.errors import AudioDecodeError, InvalidRequest, VoxloopError
 from voxloop.server.state import ServerState
 
 __all__ = [
+    "BodyTimeout",
     "Handler",
     "PayloadTooLarge",
     "UnsupportedAudio",
+    "UnsupportedMediaType",
     "api",
+    "background_asr",
     "discard_body",
     "error_body",
     "error_response",
     "limited_stream",
+    "held",
     "read_body",
+    "require_json",
     "server_state",
 ]
 
 logger = logging.getLogger("voxloop.server.rest")
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
 
 _DRAIN_BYTES = 64 << 20  # read (and drop) at most this much of a refused body
 _DRAIN_SECONDS = 10.0
+BODY_IDLE_S = 30.0  # longest wait for the next piece of a request body
 
 
 class PayloadTooLarge(InvalidRequest):
@@ -46,6 +56,16 @@ class UnsupportedAudio(AudioDecodeError):
     """The upload is not audio in a format the server can decode."""
 
     code = "unsupported_audio_format"
+    http_status = 415
+
+
+class BodyTimeout(InvalidRequest):
+    code = "request_timeout"
+    http_status = 408
+
+
+class UnsupportedMediaType(InvalidRequest):
+    code = "unsupported_media_type"
     http_status = 415
 
 
@@ -105,11 +125,64 @@ async def limited_stream(request: Request, max_bytes: int, *, overhead: int = 0)
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(_too_large(int(declared), max_bytes), param="file")
     seen = 0
-    async for chunk in request.stream():
+    chunks = request.stream()
+    while True:
+        try:
+            async with asyncio.timeout(BODY_IDLE_S):  # a body that stops arriving is not waited for forever
+                chunk = await anext(chunks, None)
+        except TimeoutError:
+            raise BodyTimeout(f"the request body stopped arriving ({seen} bytes in, nothing for "
+                              f"{BODY_IDLE_S:g} s); check its Content-Length") from None
+        if chunk is None:
+            return
         seen += len(chunk)
         if seen > limit:
             raise PayloadTooLarge(_too_large(seen, max_bytes, at_least=True), param="file")
         yield chunk
+
+
+async def held(lane: asyncio.Semaphore, items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """``items``, produced while holding a place in ``lane`` (REST's share of the engines: live
+    conversations keep the rest), closed with it."""
+    async with lane:
+        try:
+            async for item in items:
+                yield item
+        finally:
+            aclose = getattr(items, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+class _Background:
+    """The ASR engine as REST sees it: every decode through the server's scheduler, after live ones."""
+
+    def __init__(self, state: ServerState) -> None:
+        self._scheduler = state.scheduler
+        self._engine = state.stack.asr
+
+    async def transcribe(self, audio: Audio, options: TranscribeOptions) -> Transcript:
+        return await self._scheduler.transcribe(audio, options, background=True)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def background_asr(state: ServerState) -> ASREngine:
+    return cast(ASREngine, _Background(state))
+
+
+def require_json(request: Request, *, optional: bool = False) -> bool:
+    """Refuse a body declared as anything but JSON (``text/plain`` and forms are what a cross-site
+    page can send without a preflight); a body with no content type is read as JSON (scripts).
+    ``optional``: no body at all is fine (returns False)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if optional and not content_type and request.headers.get("content-length", "0") == "0" \
+            and "transfer-encoding" not in request.headers:
+        return False
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(f"send the body as application/json (got {content_type or 'no content type'!r})")
+    return True
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:

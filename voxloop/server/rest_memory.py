@@ -9,7 +9,6 @@ user, revoke a resume token.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -17,7 +16,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from voxloop.errors import InvalidRequest
-from voxloop.server.rest_common import api, server_state
+from voxloop.server.jsonlimits import loads
+from voxloop.server.rest_common import api, read_body, require_json, server_state
 from voxloop.store.base import Fact
 
 __all__ = ["fact_object", "routes"]
@@ -65,10 +65,8 @@ async def forget_user(request: Request) -> Response:
 
 @api
 async def revoke(request: Request) -> Response:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InvalidRequest("the body must be JSON: {\"token\": \"...\"}") from e
+    raw = await read_body(request, 64 << 10) if require_json(request, optional=True) else b""
+    body = loads(raw or b"{}", max_depth=server_state(request).config.max_json_depth, what="the body")
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
         raise InvalidRequest("'token' must be the resume token to revoke", param="token")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import re
 import struct
@@ -26,7 +25,8 @@ from voxloop.engines.base import TTSEngine
 from voxloop.engines.executor import PRIORITY
 from voxloop.engines.types import PRIORITY_BACKGROUND, TTSOptions
 from voxloop.errors import InvalidRequest
-from voxloop.server.rest_common import api, read_body, server_state
+from voxloop.server.jsonlimits import loads
+from voxloop.server.rest_common import api, held, read_body, require_json, server_state
 
 __all__ = ["OPENAI_VOICES", "SPEECH_RATE", "speech", "supported_speech_formats"]
 
@@ -42,6 +42,7 @@ _MEDIA_TYPES = {"mp3": "audio/mpeg", "opus": "audio/ogg", "aac": "audio/aac", "f
 _ENCODED = {"mp3": ("mp3", ("libmp3lame", "mp3")), "opus": ("ogg", ("libopus",)),
             "aac": ("adts", ("aac",)), "flac": ("flac", ("flac",))}
 _BODY_SLACK = 64 << 10
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @functools.cache
@@ -69,15 +70,13 @@ def supported_speech_formats() -> tuple[str, ...]:
 async def speech(request: Request) -> Response:
     state = server_state(request)
     config = state.config
+    require_json(request)
     raw = await read_body(request, config.max_speech_chars * 6 + _BODY_SLACK)
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidRequest(f"the body must be JSON: {e}") from e
+    body = loads(raw, max_depth=config.max_json_depth, what="the body")
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     text, fmt, options = _parse(body, config.max_speech_chars)
-    chunks = _by_sentence(state.stack.tts, text, options)
+    chunks = held(state.rest_jobs, _by_sentence(state.stack.tts, text, options))  # one sentence at a time
     try:
         first = await anext(chunks, None)  # errors before any audio still get a status
     except BaseException:
@@ -88,6 +87,8 @@ async def speech(request: Request) -> Response:
 
 def _parse(body: dict[str, Any], max_chars: int) -> tuple[str, str, TTSOptions]:
     text = body.get("input")
+    if isinstance(text, str):  # control characters (NUL…) are nothing to say, and break synthesis
+        text = _CONTROL.sub(" ", text)
     if not isinstance(text, str) or not text.strip():
         raise InvalidRequest("'input' is required: the text to speak", param="input")
     if len(text) > max_chars:

@@ -40,12 +40,14 @@ from voxloop.server.rest_common import (
     PayloadTooLarge,
     UnsupportedAudio,
     api,
+    background_asr,
     error_body,
+    held,
     limited_stream,
     server_state,
 )
 from voxloop.server.rest_formats import FORMATS, apply_vocabulary, render
-from voxloop.session.transcriber import Background
+from voxloop.server.state import ServerState
 
 __all__ = ["transcriptions"]
 
@@ -74,19 +76,34 @@ async def transcriptions(request: Request) -> Response:
     state = server_state(request)
     config = state.config
     req = await _read_request(request, config.max_upload_bytes)
-    audio = await asyncio.to_thread(_decode, req.data, req.filename, config.max_upload_seconds)
+    if req.stream:
+        return await _streamed(state, req)
+    async with state.rest_jobs:  # REST's share of the engines (and of memory): one upload at a time
+        return await _transcribed(state, req)
+
+
+async def _streamed(state: ServerState, req: TranscriptionRequest) -> Response:
+    async with state.rest_jobs:
+        audio, options, vocabulary = await _prepare(state, req)
+    events = held(state.rest_jobs, _sse(background_asr(state), state.stack.vad, audio, options, vocabulary))
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _prepare(state: ServerState, req: TranscriptionRequest) -> tuple[Audio, TranscribeOptions,
+                                                                           Vocabulary | None]:
+    audio = await asyncio.to_thread(_decode, req.data, req.filename, state.config.max_upload_seconds)
     server_vocabulary = getattr(state, "vocabulary", None)
     if not isinstance(server_vocabulary, Vocabulary):
         server_vocabulary = None
     options = _with_server_hotwords(req.options, server_vocabulary)
     vocabulary = await asyncio.to_thread(_vocabulary, server_vocabulary, req.options.hotwords)
-    # every decode of an upload queues behind live turns (ASRScheduler priorities)
-    asr, vad = Background(state.scheduler), state.stack.vad
-    if req.stream:
-        events = _sse(asr, vad, audio, options, vocabulary)
-        return StreamingResponse(events, media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    transcript = await transcribe_long_async(asr, vad, audio, options)
+    return audio, options, vocabulary
+
+
+async def _transcribed(state: ServerState, req: TranscriptionRequest) -> Response:
+    audio, options, vocabulary = await _prepare(state, req)
+    transcript = await transcribe_long_async(background_asr(state), state.stack.vad, audio, options)
     if vocabulary is not None:  # a big vocabulary over a long file takes a while: off the loop
         transcript = await asyncio.to_thread(apply_vocabulary, transcript, vocabulary)
     body, media_type = render(transcript, req.response_format, req.granularities)

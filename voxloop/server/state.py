@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from typing import cast
 
@@ -14,6 +15,7 @@ from voxloop.errors import VoxloopError
 from voxloop.server.config import ServerConfig
 from voxloop.server.conversations import Conversations
 from voxloop.server.scenes import Scenes
+from voxloop.server.secrets import ClientSecrets
 from voxloop.server.telemetry import Telemetry
 from voxloop.session.transcriber import BACKGROUND, FINAL, PARTIAL, ASRScheduler
 
@@ -27,6 +29,9 @@ class ServerState:
         self.stack = stack
         self.config = config
         self.active_sessions = 0
+        self.secrets = ClientSecrets()
+        self.sessions_by: collections.Counter[str] = collections.Counter()  # "ip:…" / "key:…" -> open sessions
+        self.rest_jobs = asyncio.Semaphore(config.rest_jobs)  # REST's share of the engines
         self.vocabulary: object | None = None  # voxloop.dialogue.vocabulary.Vocabulary
         self.scenes = Scenes()  # personas and presets (set by the CLI at start)
         self._scheduler: ASRScheduler | None = None
@@ -133,6 +138,23 @@ class ServerState:
 
     def release_session(self) -> None:
         self.active_sessions = max(0, self.active_sessions - 1)
+
+    def acquire_client(self, ip: str, key: str) -> str | None:
+        """Count a session for client ``ip`` and API key ``key``; the reason when a cap is reached."""
+        caps = ((f"ip:{ip}", self.config.max_sessions_per_ip, f"this address has {self.config.max_sessions_per_ip}"),
+                (f"key:{key}", self.config.max_sessions_per_key, f"this API key has {self.config.max_sessions_per_key}"))
+        for slot, cap, says in caps:
+            if self.sessions_by[slot] >= cap:
+                return f"{says} sessions open, the most it may; close one first"
+        for slot, _, _ in caps:
+            self.sessions_by[slot] += 1
+        return None
+
+    def release_client(self, ip: str, key: str) -> None:
+        for slot in (f"ip:{ip}", f"key:{key}"):
+            self.sessions_by[slot] -= 1
+            if self.sessions_by[slot] <= 0:
+                del self.sessions_by[slot]
 
     async def aclose(self) -> None:
         if self._conversations is not None:

@@ -424,6 +424,8 @@ class Session:
         item = self.log.get(item_id)
         if item.role != "assistant":
             raise InvalidRequest("only assistant items can be truncated", param="item_id")
+        if not item.audio:
+            raise InvalidRequest("this item has no audio to truncate (a text reply)", param="item_id")
         reply = self._spoken.get(item_id)
         if reply is not None:
             played = audio_end_ms / 1000

@@ -104,11 +104,12 @@ class ASRScheduler:
         self._busy -= 1
 
     async def transcribe(self, audio: Audio, options: TranscribeOptions, *, final: bool = True,
-                         priority: int | None = None) -> Transcript:
-        """Decode when a slot is free: live finals first, then partials, then ``priority``
-        work such as REST uploads (:data:`BACKGROUND`)."""
+                         background: bool = False, priority: int | None = None) -> Transcript:
+        """Decode when a slot is free: live finals first, then partials, then ``background`` work
+        (REST uploads, one piece at a time, so a live turn waits for one piece at most)."""
         waited = time.perf_counter()
-        priority = (FINAL if final else PARTIAL) if priority is None else priority
+        if priority is None:
+            priority = BACKGROUND if background else FINAL if final else PARTIAL
         await self._acquire(priority)
         if self.on_wait is not None:
             self.on_wait(time.perf_counter() - waited, priority)

@@ -11,6 +11,8 @@
 // first, as a `session.update`: the server has it already when resuming (the same settings
 // merge into themselves), and a fresh session after a refused token needs it.
 
+import { clientSecret, secretFailed, subprotocols } from "./auth.js";
+
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const MAX_BUFFERED_BYTES = 2 << 20; // stop queueing mic audio behind a stalled socket
 
@@ -62,19 +64,38 @@ export class RealtimeClient {
     const token = this.resume ? this.resume.get() : null;
     this.onStatus("connecting", { attempt: this.attempt, resuming: Boolean(token) });
     this.ending = null;
+    this.ws = "pending"; // (a client secret may have to be fetched first: auth.js)
+    clientSecret().then(
+      (secret) => this.openSocket(token, secret),
+      (err) => {
+        this.ws = null;
+        this.scheduleRetry(String(err && err.message ? err.message : err));
+      },
+    );
+  }
+
+  openSocket(token, secret) {
     let ws;
     try {
-      ws = new WebSocket(realtimeUrl(token ? { ...this.query, resume: token } : this.query), ["realtime"]);
+      ws = new WebSocket(realtimeUrl(token ? { ...this.query, resume: token } : this.query), subprotocols(secret));
     } catch (err) {
+      this.ws = null;
       this.scheduleRetry(String(err && err.message ? err.message : err));
       return;
     }
+    if (!this.wanted || this.ws !== "pending") {
+      if (this.ws === "pending") this.ws = null;
+      ws.close(); // closed (or replaced) while the secret was on its way
+      return;
+    }
     this.ws = ws;
-    ws.onopen = () => {
+    let opened = false;
+    ws.addEventListener("open", () => {
+      opened = true;
       this.attempt = 0;
       this.send({ type: "session.update", session: this.session });
       this.onStatus("open");
-    };
+    });
     ws.onmessage = (msg) => {
       if (typeof msg.data !== "string") return;
       let event;
@@ -91,6 +112,7 @@ export class RealtimeClient {
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      if (secret !== null && !opened) secretFailed(); // refused: get another
       const ending = this.ending || (e.code === 4001 ? "taken-over" : e.code === 4004 ? "resume-failed" : null);
       this.ending = null;
       if (!this.wanted) {
@@ -174,7 +196,7 @@ export class RealtimeClient {
     this.clearTimer();
     const ws = this.ws;
     this.ws = null;
-    if (ws) {
+    if (ws && ws !== "pending") {
       ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
       try {
         ws.close(1000, "client closed");
