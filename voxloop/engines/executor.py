@@ -9,8 +9,8 @@ interrupted, so long work should be submitted in pieces (a clause, a chunk of au
 
 from __future__ import annotations
 
+import heapq
 import itertools
-import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -23,71 +23,71 @@ __all__ = ["PRIORITY", "PriorityExecutor"]
 
 T = TypeVar("T")
 PRIORITY: ContextVar[int] = ContextVar("voxloop_priority", default=PRIORITY_LIVE)
-_STOP = float("inf")  # a worker's sentinel sorts after every job
 
 
 class PriorityExecutor(Executor):
     def __init__(self, max_workers: int, thread_name_prefix: str = "engine") -> None:
         self.max_workers = max(1, max_workers)
         self._prefix = thread_name_prefix
-        self._queue: queue.PriorityQueue[tuple[float, int, Any]] = queue.PriorityQueue()
+        self._jobs: list[tuple[float, int, Any]] = []  # a heap: (priority, arrival, job)
         self._seq = itertools.count()
         self._threads: list[threading.Thread] = []
-        self._idle = 0
-        self._lock = threading.Lock()
+        self._idle = 0  # threads waiting for a job (all counted under the lock: no race)
+        self._cond = threading.Condition()
         self._shutdown = False
 
     @property
     def queued(self) -> int:
         """Jobs waiting for a thread."""
-        return max(0, self._queue.qsize() - self._idle)
+        with self._cond:
+            return len(self._jobs)
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         future: Future[T] = Future()
-        with self._lock:
+        with self._cond:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new work after shutdown")
-            self._queue.put((PRIORITY.get(), next(self._seq), (future, fn, args, kwargs)))
-            if self._queue.qsize() > self._idle and len(self._threads) < self.max_workers:
+            heapq.heappush(self._jobs, (PRIORITY.get(), next(self._seq), (future, fn, args, kwargs)))
+            if len(self._jobs) > self._idle and len(self._threads) < self.max_workers:
                 t = threading.Thread(target=self._work, name=f"{self._prefix}_{len(self._threads)}", daemon=True)
                 self._threads.append(t)
+                self._idle += 1  # it takes a job as soon as it runs
                 t.start()
+            self._cond.notify()
         return future
 
+    def _next(self) -> Any:
+        with self._cond:
+            while not self._jobs:
+                if self._shutdown:
+                    return None
+                self._cond.wait()
+            self._idle -= 1
+            return heapq.heappop(self._jobs)[2]
+
     def _work(self) -> None:
-        while True:
-            with self._lock:
-                self._idle += 1
-            _, _, job = self._queue.get()
-            with self._lock:
-                self._idle -= 1
-            if job is None:
-                return
+        while (job := self._next()) is not None:
             future, fn, args, kwargs = job
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as e:  # noqa: BLE001 - handed to the waiting side
-                future.set_exception(e)
-            else:
-                future.set_result(result)
+            if future.set_running_or_notify_cancel():
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as e:  # noqa: BLE001 - handed to the waiting side
+                    future.set_exception(e)
+                else:
+                    future.set_result(result)
             del job, future, fn, args, kwargs
+            with self._cond:
+                self._idle += 1
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        with self._lock:
+        with self._cond:
             self._shutdown = True
             threads = list(self._threads)
-        if cancel_futures:
-            while True:
-                try:
-                    _, _, job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is not None:
+            if cancel_futures:
+                for _, _, job in self._jobs:
                     job[0].cancel()
-        for _ in threads:
-            self._queue.put((_STOP, next(self._seq), None))
+                self._jobs.clear()
+            self._cond.notify_all()
         if wait:
             for t in threads:
                 t.join()
