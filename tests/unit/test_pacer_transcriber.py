@@ -82,15 +82,21 @@ async def test_scheduler_capacity_and_priority() -> None:
     scheduler.close_stream()
 
 
+class Recording(FakeASR):
+    """Notes the duration of each clip it decodes, in decode order."""
+
+    def __init__(self, order: list[float]) -> None:
+        super().__init__()
+        self.order = order
+
+    def transcribe_sync(self, audio: Audio, options: TranscribeOptions = TranscribeOptions()) -> Any:
+        self.order.append(round(audio.duration, 1))
+        return super().transcribe_sync(audio, options)
+
+
 async def test_scheduler_serves_finals_before_queued_partials() -> None:
     order: list[float] = []
-
-    class Recording(FakeASR):
-        def transcribe_sync(self, audio: Audio, options: TranscribeOptions = TranscribeOptions()) -> Any:
-            order.append(round(audio.duration, 1))
-            return super().transcribe_sync(audio, options)
-
-    scheduler = ASRScheduler(Recording(), slots=1)
+    scheduler = ASRScheduler(Recording(order), slots=1)
 
     def job(seconds: float, final: bool) -> Any:
         audio = Audio(np.zeros(int(16000 * seconds), np.float32), 16000)
@@ -105,13 +111,7 @@ async def test_scheduler_serves_finals_before_queued_partials() -> None:
 
 async def test_uploads_queue_behind_live_finals_and_partials() -> None:
     order: list[float] = []
-
-    class Recording(FakeASR):
-        def transcribe_sync(self, audio: Audio, options: TranscribeOptions = TranscribeOptions()) -> Any:
-            order.append(round(audio.duration, 1))
-            return super().transcribe_sync(audio, options)
-
-    scheduler = ASRScheduler(Recording(), slots=1)
+    scheduler = ASRScheduler(Recording(order), slots=1)
     upload = Background(scheduler)
     loop = asyncio.get_running_loop()
 
