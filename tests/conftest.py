@@ -66,6 +66,17 @@ def real_llm() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def batched_llm() -> Iterator[object]:
+    """The embedded LLM as the server runs it by default: one batched context (4 sequences here)."""
+    from voxloop.engines.llm.llamacpp import LlamaCppLLM
+
+    engine = LlamaCppLLM(workers=1, n_threads=1, parallel=4)
+    engine.prewarm()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
 def real_vad() -> Iterator[object]:
     yield _engine("vad")
 

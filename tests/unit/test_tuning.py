@@ -14,26 +14,29 @@ def test_whisper_and_piper_one_thread_per_worker_up_to_four(cores: int, workers:
     assert engine_options("tts", "piper", cores=cores) == {"workers": workers, "threads": 1}
 
 
-@pytest.mark.parametrize(("cores", "max_sessions", "workers"), [(1, 16, 1), (2, 16, 2), (12, 16, 12), (64, 16, 16),
-                                                                (64, 3, 3)])
-def test_embedded_llm_one_instance_per_core_at_most_one_per_session(cores: int, max_sessions: int,
-                                                                    workers: int) -> None:
+@pytest.mark.parametrize(("cores", "max_sessions", "workers", "parallel"),
+                         [(1, 16, 1, 4), (2, 16, 2, 8), (12, 16, 12, 16), (64, 16, 16, 16), (64, 3, 3, 3)])
+def test_embedded_llm_batches_four_replies_per_core_at_most_one_per_session(
+        cores: int, max_sessions: int, workers: int, parallel: int) -> None:
     options = engine_options("llm", "llama", cores=cores, max_sessions=max_sessions)
-    assert options == {"workers": workers, "n_threads": 1}
+    assert options == {"workers": workers, "n_threads": 1, "parallel": parallel}
     assert engine_options("llm", None, cores=cores, max_sessions=max_sessions) == options
 
 
 @pytest.mark.parametrize("cores", [1, 2, 16])
 def test_a_gguf_by_path_loads_once_with_every_core(cores: int) -> None:
-    assert engine_options("llm", "llama:/models/big.gguf", cores=cores) == {"workers": 1, "n_threads": cores}
+    assert engine_options("llm", "llama:/models/big.gguf", cores=cores) == {"workers": 1, "n_threads": cores,
+                                                                           "parallel": 1}
 
 
 def test_explicit_values_win_and_shape_the_rest() -> None:
     big = "llama:/models/big.gguf"
-    assert engine_options("llm", big, workers=2, cores=16) == {"workers": 2, "n_threads": 8}
-    assert engine_options("llm", big, threads=6, cores=16) == {"workers": 1, "n_threads": 6}
-    assert engine_options("llm", "llama", threads=2, cores=16) == {"workers": 8, "n_threads": 2}
-    assert engine_options("llm", "llama", workers=3, cores=16) == {"workers": 3, "n_threads": 1}
+    assert engine_options("llm", big, workers=2, cores=16) == {"workers": 2, "n_threads": 8, "parallel": 1}
+    assert engine_options("llm", big, threads=6, cores=16) == {"workers": 1, "n_threads": 6, "parallel": 1}
+    assert engine_options("llm", big, parallel=4, cores=16) == {"workers": 1, "n_threads": 16, "parallel": 4}
+    assert engine_options("llm", "llama", threads=2, cores=16) == {"workers": 8, "n_threads": 2, "parallel": 16}
+    assert engine_options("llm", "llama", workers=3, cores=16) == {"workers": 3, "n_threads": 1, "parallel": 16}
+    assert engine_options("llm", "llama", parallel=1, cores=2) == {"workers": 2, "n_threads": 1, "parallel": 1}
     assert engine_options("asr", "whisper", threads=4, cores=16) == {"workers": 4, "cpu_threads": 4}
     assert engine_options("asr", "whisper", threads=4, cores=4) == {"workers": 1, "cpu_threads": 4}
     # the global default applies where there are threads; the stage's own setting beats it
@@ -58,6 +61,8 @@ def test_settings_a_backend_lacks_are_refused() -> None:
         engine_options("llm", "openai:http://h/v1", threads=2)
     with pytest.raises(TuningError, match="has no workers setting"):
         engine_options("vad", "energy", workers=2)
+    with pytest.raises(TuningError, match="has no parallel setting"):
+        engine_options("llm", "openai:http://h/v1", parallel=4)
 
 
 def test_available_cores_is_the_affinity_mask() -> None:

@@ -118,6 +118,10 @@ def _keys() -> tuple[Key, ...]:
             keys.append(Key(f"{stage}.api_key", str, None, "API key for an openai: backend", secret=True))
             keys.append(Key(f"{stage}.api_key_env", str, None,
                             "environment variable holding the API key (default OPENAI_API_KEY)"))
+        if stage == "llm":
+            keys.append(Key("llm.parallel", int, 0, "replies decoded together in one batched llama.cpp "
+                            "context (0 = auto: the embedded model min(max_sessions, 4 x cores), a GGUF "
+                            "by path 1; 1 = separate instances)", "--llm-parallel", low=0, high=256))
         if stage == "tts":  # the speech cache
             keys += _tts_cache_keys()
     keys.extend(memory_keys(Key))
@@ -147,6 +151,7 @@ class StageSettings:
     backend: str
     workers: int = 0
     threads: int = 0
+    parallel: int = 0
     api_key: str | None = None
     api_key_env: str | None = None
     api_key_origin: str = ""  # where api_key came from, for error messages
@@ -171,7 +176,7 @@ class Settings:
         s = self.stages[stage]
         return engine_options(stage, s.backend, workers=s.workers, threads=s.threads,
                               default_threads=self.threads, cores=cores,
-                              max_sessions=self.server.max_sessions)
+                              max_sessions=self.server.max_sessions, parallel=s.parallel)
 
 
 # --------------------------------------------------------------------------- flags
@@ -403,6 +408,7 @@ def _build(values: dict[str, Value | None], origins: dict[str, str], tools: tupl
             backend=get(f"{stage}.backend"),
             workers=get(f"{stage}.workers"),
             threads=get(f"{stage}.threads") or 0,
+            parallel=get(f"{stage}.parallel") or 0,
             api_key=get(f"{stage}.api_key"),
             api_key_env=get(f"{stage}.api_key_env"),
             api_key_origin=origins.get(f"{stage}.api_key", ""),

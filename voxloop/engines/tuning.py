@@ -8,10 +8,15 @@ per backend:
 
 - ``whisper`` ASR and ``piper`` TTS: ``min(cores, 4)`` workers (sessions decode in parallel;
   past 4 the shared scheduler queues, which is cheaper than more model replicas).
-- the embedded LLM (``llama`` with no path, SmolLM2-135M, ~100 MB + KV cache an instance): one
-  instance per core, at most one per session: replies of different sessions generate in parallel.
+- the embedded LLM (``llama`` with no path, SmolLM2-135M): one batched context decoding up to
+  ``parallel`` replies together, ``parallel = min(max_sessions, 4 × cores)`` (a reply needs only
+  speech-rate tokens, and a CPU core steps about four such streams; past that a step's cost just
+  grows with its tokens, and conversations wait for a sequence in priority order), with one
+  thread per core (``workers`` × ``n_threads``). ``parallel = 1`` gives the older pool of one
+  instance per core, at most one per session.
 - a GGUF by path (``llama:/models/big.gguf``) is loaded once (``workers = 1``) with every core
-  as its threads: a big model must not be copied per core.
+  as its threads: a big model must not be copied per core. ``parallel`` stays 1 unless set: a big
+  model's KV cache per sequence can be large.
 - other backends (remote ones, Silero, espeak, Smart Turn) keep their own defaults, except that
   ``openai`` ASR gets 4 workers (concurrent requests).
 
@@ -32,6 +37,7 @@ from voxloop.errors import InvalidRequest
 __all__ = ["Knobs", "TuningError", "available_cores", "engine_options", "knobs"]
 
 ASR_TTS_MAX_WORKERS = 4
+STREAMS_PER_CORE = 4  # replies one core decodes together at speech rate (batched llama.cpp)
 
 
 def available_cores() -> int:
@@ -52,6 +58,8 @@ class Knobs:
     # max_workers; None leaves the backend's own default
     max_workers: int | None = None
     wide: bool = False  # one big model: auto threads = cores // workers instead of 1
+    parallel: str | None = None  # keyword for sequences batched together; None: not settable
+    streams_per_core: int = 0  # auto parallel = min(max_sessions, this × cores); 0: 1
 
 
 _KNOBS: dict[tuple[str, str], Knobs] = {
@@ -70,8 +78,9 @@ def knobs(stage: str, spec: str | None, max_sessions: int = 16) -> Knobs:
     name, arg = parse_spec(spec or DEFAULTS[stage])
     if (stage, name) == ("llm", "llama"):
         if arg:  # the user's GGUF: load once, give it the machine
-            return Knobs(threads="n_threads", max_workers=1, wide=True)
-        return Knobs(threads="n_threads", max_workers=max(1, max_sessions))
+            return Knobs(threads="n_threads", max_workers=1, wide=True, parallel="parallel")
+        return Knobs(threads="n_threads", max_workers=max(1, max_sessions), parallel="parallel",
+                     streams_per_core=STREAMS_PER_CORE)
     return _KNOBS.get((stage, name), Knobs())
 
 
@@ -84,6 +93,7 @@ def engine_options(
     default_threads: int = 0,
     cores: int | None = None,
     max_sessions: int = 16,
+    parallel: int = 0,
 ) -> dict[str, Any]:
     """Constructor keywords for one stage's engine; 0 means auto (see the module doc).
 
@@ -97,8 +107,12 @@ def engine_options(
         raise TuningError(f"the {stage} backend {name!r} has no workers setting", param="workers")
     if threads and k.threads is None:
         raise TuningError(f"the {stage} backend {name!r} has no threads setting", param="threads")
+    if parallel and k.parallel is None:
+        raise TuningError(f"the {stage} backend {name!r} has no parallel setting", param="parallel")
     n = cores or available_cores()
     options: dict[str, Any] = {}
+    if k.parallel is not None:
+        options[k.parallel] = parallel or max(1, min(max_sessions, k.streams_per_core * n))
     if k.threads is None:
         if workers:
             options[k.workers or "workers"] = workers

@@ -49,6 +49,8 @@ class ServerState:
             "voxloop_engine_queue_depth_asr": ("ASR decodes waiting for a slot", lambda: self.scheduler.queued),
             "voxloop_engine_queue_depth_llm": ("LLM generations waiting for an instance (embedded models)",
                                                self._llm_queued),
+            "voxloop_engine_busy_llm": ("LLM sequences (batched) or instances generating now (embedded models)",
+                                        self._llm_busy),
             "voxloop_tts_cache_bytes": ("Bytes of speech in the memory cache",
                                         lambda: 0 if self.tts_cache is None else self.tts_cache.memory.bytes),
         }, counters={
@@ -74,6 +76,11 @@ class ServerState:
             wait = self.telemetry.queue_wait
             engine.on_wait = lambda s, p: wait.labels("llm", "live" if p <= PRIORITY_LIVE else "background").observe(s)
         return engine
+
+    def _llm_busy(self) -> float:
+        engine = self.stack.loaded("llm")
+        capacity, idle = getattr(engine, "capacity", None), getattr(engine, "idle_workers", None)
+        return float(capacity - idle) if isinstance(capacity, int) and isinstance(idle, int) else 0.0
 
     def _llm_queued(self) -> float:
         engine = self.stack.loaded("llm")

@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from voxloop.engines.llm.repetition import MAX_UNIT, looping
@@ -33,7 +33,7 @@ from voxloop.engines.llm.tools import (
 from voxloop.engines.types import LLMChunk, LLMOptions, ToolCallDelta, ToolSpec
 from voxloop.errors import BackendError
 
-__all__ = ["Steps", "grammar_parses", "yes_probability"]
+__all__ = ["Steps", "grammar_parses", "chat_template", "yes_probability"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +71,28 @@ class Steps:
 
     def text(self) -> Iterator[str]:
         """The reply in words, stopped early if it starts to loop."""
+        tail = ""
+        pieces = self._reply_pieces()
+        try:
+            for delta in pieces:
+                if self.stop.is_set():
+                    return
+                self.said.append(delta)
+                yield delta
+                tail = (tail + delta)[-_TAIL:]
+                if looping(tail):
+                    logger.info("llama.cpp reply stopped: it repeats itself (%r)", tail[-40:])
+                    return
+        finally:
+            pieces.close()
+
+    def _reply_pieces(self) -> Generator[str, None, None]:
+        """The reply's text deltas as the instance generates them."""
         o = self.options
         chunks = self.llama.create_chat_completion(
             messages=self._messages(), stream=True, temperature=o.temperature, top_p=o.top_p,
             max_tokens=o.max_tokens, stop=list(o.stop), seed=o.seed, repeat_penalty=o.repeat_penalty,
         )
-        tail = ""
         try:
             for chunk in chunks:
                 self.count()
@@ -84,19 +100,14 @@ class Steps:
                     return
                 delta = chunk["choices"][0]["delta"].get("content")
                 if delta:
-                    self.said.append(delta)
                     yield delta
-                    tail = (tail + delta)[-_TAIL:]
-                    if looping(tail):
-                        logger.info("llama.cpp reply stopped: it repeats itself (%r)", tail[-40:])
-                        return
         finally:
             chunks.close()  # leaves llama.cpp's generator (and its state) consistent
 
     def _prompt(self, assistant_prefix: str) -> list[int] | None:
         """The chat template's prompt for ``turns`` plus the start of the assistant turn, as
         tokens; None when the chat format is not a Jinja template we can render."""
-        template = _template(self.llama)
+        template = chat_template(self.llama)
         if template is None:
             return None
         model = self.llama._model
@@ -154,6 +165,9 @@ class Steps:
         if tokens is None:
             return None
         self.count()
+        return self._probe(tokens)
+
+    def _probe(self, tokens: list[int]) -> float | None:
         return yes_probability(self.llama, tokens)
 
     def _last_user(self) -> str:
@@ -240,7 +254,7 @@ def _formatter(template: str, eos: str, bos: str) -> Any:
     return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
 
 
-def _template(llama: Any) -> str | None:
+def chat_template(llama: Any) -> str | None:
     """The Jinja chat template the instance uses (from the GGUF), if it uses one."""
     fmt = getattr(llama, "chat_format", None)
     if getattr(llama, "chat_handler", None) is not None or not isinstance(fmt, str):

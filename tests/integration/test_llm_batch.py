@@ -1,0 +1,119 @@
+"""Batched decoding on the embedded SmolLM2-135M: one llama.cpp context, several conversations
+in each token step (voxloop.engines.llm.llama_batch)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from voxloop.engines.llm.llama_batch import BatchDecoder, Job, Sampling
+from voxloop.engines.llm.llamacpp import LlamaCppLLM
+from voxloop.engines.types import PRIORITY_BACKGROUND, PRIORITY_LIVE, ChatMessage, LLMOptions
+from voxloop.errors import BackendError
+
+pytestmark = pytest.mark.models
+
+SYSTEM = ChatMessage("system", "You are a helpful voice assistant.")
+CONVO = [SYSTEM, ChatMessage("user", "What is the capital of France?")]
+GREEDY = LLMOptions(max_tokens=20, temperature=0.0, seed=1)
+
+
+def decoder(llm: LlamaCppLLM) -> BatchDecoder:
+    assert llm._decoder is not None
+    return llm._decoder
+
+
+async def text(llm: LlamaCppLLM, messages: list[ChatMessage], options: LLMOptions = GREEDY) -> str:
+    return "".join([c async for c in llm.chat(messages, options) if isinstance(c, str)])
+
+
+async def test_one_sequence_says_what_an_instance_says() -> None:
+    """Same weights, same prompt, greedy: the batched context (f16 KV, as an instance has) gives
+    the instance's text token for token."""
+    batched = LlamaCppLLM(workers=1, n_threads=1, parallel=2, kv_cache="f16")
+    single = LlamaCppLLM(workers=1, n_threads=1)
+    try:
+        assert await text(batched, CONVO) == await text(single, CONVO)
+    finally:
+        batched.close()
+        single.close()
+
+
+async def test_concurrent_replies_share_token_steps(batched_llm: LlamaCppLLM) -> None:
+    d = decoder(batched_llm)
+    steps, tokens = d.steps, d.step_tokens
+    questions = ["Name a fruit.", "Name a colour.", "Name an animal.", "Name a country."]
+    replies = await asyncio.gather(*(text(batched_llm, [SYSTEM, ChatMessage("user", q)]) for q in questions))
+    assert all(r.strip() for r in replies)
+    # four replies of up to 20 tokens each were decoded in far fewer steps than their tokens
+    assert d.step_tokens - tokens > 1.5 * (d.steps - steps)
+    assert batched_llm.idle_workers == batched_llm.parallel
+
+
+async def test_a_follow_up_evaluates_only_the_new_turn(batched_llm: LlamaCppLLM) -> None:
+    d = decoder(batched_llm)
+    convo = [SYSTEM, ChatMessage("user", "Tell me about the moon in one sentence.")]
+    first = await text(batched_llm, convo)
+    before = d.prompt_tokens
+    follow = [*convo, ChatMessage("assistant", first), ChatMessage("user", "And the sun?")]
+    assert (await text(batched_llm, follow)).strip()
+    prompt = batched_llm.count_tokens("".join(m.content for m in follow))
+    assert d.prompt_tokens - before < prompt / 2  # the cached prefix was not evaluated again
+
+
+async def test_barge_in_stops_within_a_token_step(batched_llm: LlamaCppLLM) -> None:
+    story = [ChatMessage("user", "Tell me a very long story about a dragon and a knight.")]
+    stream = batched_llm.chat(story, LLMOptions(max_tokens=256, temperature=0.7))
+    got = []
+    async for delta in stream:
+        got.append(delta)
+        if len(got) == 5:
+            break
+    await stream.aclose()
+    for _ in range(100):
+        if batched_llm.idle_workers == batched_llm.parallel:
+            break
+        await asyncio.sleep(0.01)
+    assert batched_llm.idle_workers == batched_llm.parallel
+    counted = batched_llm.tokens_generated
+    await asyncio.sleep(0.3)
+    assert batched_llm.tokens_generated == counted
+
+
+async def test_a_too_long_prompt_is_a_clear_error_and_the_others_go_on(batched_llm: LlamaCppLLM) -> None:
+    huge = [ChatMessage("user", "word " * (batched_llm.n_ctx + 100))]
+    with pytest.raises(BackendError) as info:
+        await text(batched_llm, huge)
+    assert info.value.code == "context_length_exceeded"
+    assert (await text(batched_llm, CONVO)).strip()
+
+
+def test_live_work_is_admitted_before_background_work(batched_llm: LlamaCppLLM) -> None:
+    """Every sequence busy: a live job that arrives after a background one still goes first."""
+    d = decoder(batched_llm)
+    llama = d.llama
+    prompt = llama.tokenize(b"<|im_start|>user\nCount to fifty.<|im_end|>\n<|im_start|>assistant\n", special=True)
+    admitted: list[int] = []
+    d.on_wait = lambda _s, priority: admitted.append(priority)
+    try:
+        busy = [d.submit(Job(list(prompt), Sampling(temperature=0.0), 40)) for _ in range(d.n_seq)]
+        late = d.submit(Job(list(prompt), Sampling(temperature=0.0), 4, priority=PRIORITY_BACKGROUND))
+        live = d.submit(Job(list(prompt), Sampling(temperature=0.0), 4, priority=PRIORITY_LIVE))
+        for job in (*busy, live, late):
+            assert "".join(job.pieces())
+    finally:
+        d.on_wait = batched_llm._waited
+    assert admitted[d.n_seq:] == [PRIORITY_LIVE, PRIORITY_BACKGROUND]
+
+
+def test_a_job_stopped_while_queued_leaves_without_evaluating(batched_llm: LlamaCppLLM) -> None:
+    d = decoder(batched_llm)
+    prompt = d.llama.tokenize(b"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", special=True)
+    busy = [d.submit(Job(list(prompt), Sampling(temperature=0.0), 30)) for _ in range(d.n_seq)]
+    queued = Job(list(prompt), Sampling(temperature=0.0), 30)
+    queued.stop.set()
+    d.submit(queued)
+    assert list(queued.pieces()) == []
+    for job in busy:
+        "".join(job.pieces())

@@ -1,0 +1,414 @@
+"""One llama.cpp context decoding several conversations at once (continuous batching).
+
+As llama.cpp's own server does with parallel slots: the context holds ``n_seq`` sequences, each
+with its own KV cache (a conversation's prompt cache); one decode thread runs token steps, and
+every step puts one token of each generating sequence, plus prompt tokens of newly admitted
+ones, into a single ``llama_decode``. Eight replies then cost about one forward pass per token
+step instead of eight, because the weights are read once per step.
+
+Requests (:class:`Job`) wait in a heap by priority (a live reply before continuations before
+background work), first come first served within a priority. A free sequence goes to the job
+whose conversation it has cached the most turns of, else to the least recently used one, and
+only the tokens after the common prefix are evaluated. Within a step, prompt evaluation gets a
+bounded share (``prefill_chunk`` tokens) so that a long new prompt does not stall the others'
+streaming; live prompts go first. A job whose ``stop`` is set (barge-in) leaves at the next
+step, within one token step. Pieces go to the job's queue; the consumer (an executor thread)
+iterates :meth:`Job.pieces`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import heapq
+import itertools
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from voxloop.engines.llm.llama_pool import shared_turns
+from voxloop.engines.llm.tools import Turn
+from voxloop.errors import BackendError
+
+__all__ = ["KV_TYPES", "BatchDecoder", "Job", "Sampling"]
+
+logger = logging.getLogger(__name__)
+
+# the KV cache's element type: q8_0 halves f16's memory (sequences x n_ctx tokens) at no
+# measurable cost in speed or, for llama.cpp's users, quality
+KV_TYPES = {"f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
+_END = object()
+_POLL_S = 0.02  # how often the idle decode thread looks for stopped jobs
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    repeat_penalty: float = 1.1
+    seed: int | None = None
+    grammar: str | None = None  # GBNF, checked by the caller (see llama_steps.grammar_parses)
+
+
+@dataclass(eq=False)
+class Job:
+    """One generation: ``tokens`` is the whole prompt; ``probe`` (yes, no token ids) asks only for
+    P(yes) among the two after the prompt, instead of generating."""
+
+    tokens: list[int]
+    sampling: Sampling = Sampling()
+    max_tokens: int = 256
+    stop_strings: tuple[str, ...] = ()
+    stop: threading.Event = field(default_factory=threading.Event)
+    priority: int = 0
+    conversation: tuple[Turn, ...] = ()  # for cache affinity
+    probe: tuple[int, int] | None = None
+    on_token: Callable[[], None] | None = None
+    out: queue.SimpleQueue[object] = field(default_factory=queue.SimpleQueue)
+    queued_s: float = 0.0  # time waited for a sequence
+    abandoned: threading.Event = field(default_factory=threading.Event)  # the consumer left
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop.is_set() or self.abandoned.is_set()
+
+    def pieces(self) -> Iterator[str]:
+        """Text as it is generated (blocking; on the consumer's thread). Raises the decoder's error.
+        Leaving the iteration early ends the job at the next step."""
+        try:
+            while True:
+                item = self.out.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, str)
+                yield item
+        finally:
+            self.abandoned.set()
+
+    def probability(self) -> float | None:
+        """A probe's answer (None if stopped first)."""
+        item = self.out.get()
+        if isinstance(item, BaseException):
+            raise item
+        if isinstance(item, float):
+            self.out.get()  # _END
+            return item
+        return None
+
+
+@dataclass(eq=False)
+class _Seq:
+    id: int
+    tokens: list[int] = field(default_factory=list)  # in the KV cache, in order
+    history: tuple[Turn, ...] = ()
+    last_used: float = 0.0
+    job: Job | None = None
+    pending: list[int] = field(default_factory=list)  # prompt tokens still to evaluate
+    sampler: Any = None
+    next_token: int | None = None  # sampled, not yet evaluated
+    generated: int = 0
+    utf8: Any = None
+    held: str = ""  # text that may be the start of a stop string
+
+
+def _stop_at(text: str, stops: tuple[str, ...]) -> tuple[str, str, bool]:
+    """(text to emit now, text to hold back, whether a stop string was hit)."""
+    for s in stops:
+        i = text.find(s)
+        if i >= 0:
+            return text[:i], "", True
+    hold = 0
+    for s in stops:
+        for k in range(min(len(s) - 1, len(text)), 0, -1):
+            if text.endswith(s[:k]):
+                hold = max(hold, k)
+                break
+    return text[: len(text) - hold], text[len(text) - hold:], False
+
+
+class BatchDecoder:
+    """``n_seq`` sequences of ``n_ctx`` tokens each on one context of ``llama``'s model."""
+
+    def __init__(self, llama: Any, *, n_seq: int, n_ctx: int, n_threads: int, n_batch: int = 512,
+                 prefill_chunk: int = 128, kv_cache: str = "q8_0", name: str = "llama-batch") -> None:
+        import llama_cpp
+        from llama_cpp import _internals
+
+        self.llama = llama
+        self.n_seq = n_seq
+        self.n_ctx = n_ctx
+        self.n_batch = max(n_batch, n_seq + prefill_chunk)
+        self.prefill_chunk = prefill_chunk
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = n_ctx * n_seq
+        params.n_batch = self.n_batch
+        params.n_ubatch = self.n_batch
+        params.n_seq_max = n_seq
+        params.n_threads = n_threads
+        params.n_threads_batch = n_threads
+        params.kv_unified = False  # a stream per sequence: attention reads only its own cells
+        if kv_cache not in KV_TYPES:
+            raise BackendError(f"kv_cache must be one of {', '.join(KV_TYPES)}")
+        if kv_cache != "f16":  # a quantized V cache needs flash attention
+            params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+            params.type_k = params.type_v = getattr(llama_cpp, KV_TYPES[kv_cache])
+        params.no_perf = True
+        try:
+            self._ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
+        except ValueError as e:
+            raise BackendError(f"cannot create a llama.cpp context for {n_seq} sequences: {e}") from e
+        self._batch = _internals.LlamaBatch(n_tokens=self.n_batch, embd=0, n_seq_max=1, verbose=False)
+        self._vocab = llama._model.vocab
+        self._seqs = [_Seq(i) for i in range(n_seq)]
+        self._cond = threading.Condition()
+        self._waiting: list[tuple[int, int, Job]] = []
+        self._arrival = itertools.count()
+        self._closed = False
+        self.steps = 0  # decode calls, for tests and metrics
+        self.step_tokens = 0  # tokens in them
+        self.prompt_tokens = 0  # of which prompt tokens (what a cached prefix saves)
+        self.on_wait: Callable[[float, int], None] | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    # -- the consumer side --------------------------------------------------------------------
+
+    def submit(self, job: Job) -> Job:
+        if len(job.tokens) + (0 if job.probe else 1) > self.n_ctx:
+            raise BackendError(f"prompt too long: {len(job.tokens)} tokens for a context of {self.n_ctx}",
+                               code="context_length_exceeded", retryable=False)
+        with self._cond:
+            if self._closed:
+                raise BackendError("the llama.cpp decoder is closed")
+            job.queued_s = time.monotonic()
+            heapq.heappush(self._waiting, (job.priority, next(self._arrival), job))
+            self._cond.notify_all()
+        return job
+
+    def remember(self, conversation: tuple[Turn, ...], history: tuple[Turn, ...]) -> None:
+        """The turns now in the cache of the sequence that served ``conversation`` (affinity)."""
+        with self._cond:
+            for seq in self._seqs:
+                if seq.job is None and seq.history == conversation:
+                    seq.history = history
+                    return
+
+    @property
+    def queued(self) -> int:
+        with self._cond:
+            return len(self._waiting)
+
+    @property
+    def idle(self) -> int:
+        with self._cond:
+            return sum(s.job is None for s in self._seqs)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
+
+    # -- the decode thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._drop_stopped_waiters()
+                self._admit()
+                active = [s for s in self._seqs if s.job is not None]
+                if self._closed:
+                    for s in active:
+                        self._finish(s, BackendError("the llama.cpp decoder closed"))
+                    for _, _, job in self._waiting:
+                        job.out.put(BackendError("the llama.cpp decoder closed"))
+                    self._waiting.clear()
+                    return
+                if not active:
+                    self._cond.wait(_POLL_S if self._waiting else None)
+                    continue
+            try:
+                self._step(active)
+            except Exception as e:  # a failed decode fails its jobs; the decoder keeps serving
+                logger.exception("llama.cpp batch step failed")
+                err = e if isinstance(e, BackendError) else BackendError(f"llama.cpp generation failed: {e}")
+                with self._cond:
+                    for s in active:
+                        if s.job is not None:
+                            self._reset_seq(s)
+                            self._finish(s, err)
+
+    def _drop_stopped_waiters(self) -> None:
+        stopped = [w for w in self._waiting if w[2].stopped]
+        if stopped:
+            for w in stopped:
+                w[2].out.put(_END)
+            self._waiting = [w for w in self._waiting if not w[2].stopped]
+            heapq.heapify(self._waiting)
+
+    def _admit(self) -> None:
+        while self._waiting:
+            free = [s for s in self._seqs if s.job is None]
+            if not free:
+                return
+            _, _, job = heapq.heappop(self._waiting)
+            seq = max(free, key=lambda s: (shared_turns(s.history, job.conversation), -s.last_used))
+            self._start(seq, job)
+
+    def _start(self, seq: _Seq, job: Job) -> None:
+        import llama_cpp
+
+        waited = time.monotonic() - job.queued_s
+        job.queued_s = waited
+        if self.on_wait is not None:
+            self.on_wait(waited, job.priority)
+        common = 0
+        for a, b in zip(seq.tokens, job.tokens, strict=False):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(job.tokens) - 1)  # the last prompt token is evaluated for its logits
+        if common < len(seq.tokens):
+            if not llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, common, -1):
+                llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, -1, -1)
+                common = 0
+            del seq.tokens[common:]
+        seq.job = job
+        seq.history = job.conversation
+        seq.pending = list(job.tokens[common:])
+        seq.next_token = None
+        seq.generated = 0
+        seq.held = ""
+        seq.utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        seq.sampler = None if job.probe else self._sampler(job.sampling)
+
+    def _sampler(self, s: Sampling) -> Any:
+        from llama_cpp import _internals
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        internals: Any = _internals  # untyped
+        chain = internals.LlamaSampler()
+        if s.grammar is not None:
+            chain.add_grammar(self.llama._model, LlamaGrammar.from_string(s.grammar, verbose=False))
+        if s.repeat_penalty != 1.0:
+            chain.add_penalties(self.llama.n_vocab(), 64, s.repeat_penalty, 0.0, 0.0)
+        if s.temperature <= 0:
+            chain.add_greedy()
+        else:
+            chain.add_top_k(40)
+            chain.add_top_p(s.top_p, 1)
+            chain.add_min_p(0.05, 1)
+            chain.add_temp(s.temperature)
+            chain.add_dist(s.seed if s.seed is not None else 0xFFFFFFFF)
+        return chain
+
+    def _finish(self, seq: _Seq, error: BaseException | None = None) -> None:
+        job = seq.job
+        if job is None:
+            return
+        if error is None and seq.held and not job.stopped:
+            job.out.put(seq.held)
+        if error is not None:
+            job.out.put(error)
+        job.out.put(_END)
+        if seq.sampler is not None:
+            seq.sampler.close()
+        seq.sampler = None
+        seq.job = None
+        seq.pending = []
+        seq.next_token = None
+        seq.last_used = time.monotonic()
+
+    def _reset_seq(self, seq: _Seq) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, -1, -1)
+        seq.tokens.clear()
+        seq.history = ()
+
+    def _step(self, active: list[_Seq]) -> None:
+        """One ``llama_decode`` over every active sequence, then sampling."""
+        import llama_cpp
+
+        b = self._batch.batch
+        n = 0
+        outputs: list[tuple[_Seq, int]] = []
+
+        def add(seq: _Seq, token: int, logits: bool) -> None:
+            nonlocal n
+            b.token[n] = token
+            b.pos[n] = len(seq.tokens)
+            b.n_seq_id[n] = 1
+            b.seq_id[n][0] = seq.id
+            b.logits[n] = logits
+            seq.tokens.append(token)
+            if logits:
+                outputs.append((seq, n))
+            n += 1
+
+        with self._cond:
+            for seq in active:
+                if seq.job is not None and seq.job.stopped:
+                    self._finish(seq)
+        order = sorted((s for s in active if s.job is not None), key=lambda s: s.job.priority if s.job else 0)
+        for seq in order:
+            if seq.next_token is not None:
+                add(seq, seq.next_token, True)
+                seq.next_token = None
+        budget = max(self.prefill_chunk, self.n_batch - n) if n == 0 else self.prefill_chunk
+        budget = min(budget, self.n_batch - n)
+        for seq in order:
+            if not seq.pending or budget <= 0:
+                continue
+            take = seq.pending[:budget]
+            del seq.pending[:len(take)]
+            budget -= len(take)
+            self.prompt_tokens += len(take)
+            for i, tok in enumerate(take):
+                add(seq, tok, i == len(take) - 1 and not seq.pending)
+        if n == 0:
+            return
+        b.n_tokens = n
+        rc = llama_cpp.llama_decode(self._ctx.ctx, b)
+        self.steps += 1
+        self.step_tokens += n
+        if rc != 0:
+            raise BackendError(f"llama_decode returned {rc} (no room in the KV cache?)")
+        with self._cond:
+            for seq, idx in outputs:
+                self._sampled(seq, idx)
+
+    def _sampled(self, seq: _Seq, idx: int) -> None:
+        import llama_cpp
+
+        job = seq.job
+        if job is None:
+            return
+        if job.probe is not None:
+            logits = llama_cpp.llama_get_logits_ith(self._ctx.ctx, idx)
+            yes, no = job.probe
+            job.out.put(1 / (1 + math.exp(float(logits[no]) - float(logits[yes]))))
+            self._finish(seq)
+            return
+        token = seq.sampler.sample(self._ctx, idx)
+        if job.on_token is not None:
+            job.on_token()
+        if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+            self._finish(seq)
+            return
+        seq.generated += 1
+        piece = seq.utf8.decode(self.llama._model.detokenize([token], special=False))
+        emit, seq.held, hit = _stop_at(seq.held + piece, job.stop_strings)
+        if emit:
+            job.out.put(emit)
+        if hit or seq.generated >= job.max_tokens or len(seq.tokens) + 1 >= self.n_ctx:
+            seq.held = ""
+            self._finish(seq)
+            return
+        seq.next_token = token
