@@ -4,13 +4,14 @@ in each token step (voxloop.engines.llm.llama_batch)."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from voxloop.engines.llm.llama_batch import BatchDecoder, Job, Sampling
 from voxloop.engines.llm.llamacpp import LlamaCppLLM
 from voxloop.engines.types import PRIORITY_BACKGROUND, PRIORITY_LIVE, ChatMessage, LLMOptions
-from voxloop.errors import BackendError
+from voxloop.errors import BackendError, OverloadedError
 
 pytestmark = pytest.mark.models
 
@@ -117,3 +118,54 @@ def test_a_job_stopped_while_queued_leaves_without_evaluating(batched_llm: Llama
     assert list(queued.pieces()) == []
     for job in busy:
         "".join(job.pieces())
+
+
+def _prompt(d: BatchDecoder, text: str = "Count to fifty.") -> list[int]:
+    tokens: list[int] = d.llama.tokenize(
+        f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n".encode(), special=True)
+    return tokens
+
+
+def test_past_max_waiting_a_job_is_refused_as_server_busy(batched_llm: LlamaCppLLM) -> None:
+    d = BatchDecoder(decoder(batched_llm).llama, n_seq=1, n_ctx=256, n_threads=1, max_waiting=1)
+    try:
+        busy = d.submit(Job(_prompt(d), Sampling(temperature=0.0), 30))
+        while d.queued:  # admitted
+            time.sleep(0.01)
+        waiting = d.submit(Job(_prompt(d), Sampling(temperature=0.0), 2))
+        with pytest.raises(OverloadedError) as info:
+            d.submit(Job(_prompt(d), Sampling(temperature=0.0), 2))
+        assert info.value.code == "server_busy" and info.value.retryable
+        assert "".join(busy.pieces()) and "".join(waiting.pieces())
+    finally:
+        d.close()
+
+
+def test_background_work_that_waited_long_is_not_starved(batched_llm: LlamaCppLLM) -> None:
+    """With aging, a background job that has waited past aging_s x its lag in levels goes before a
+    live job that just arrived."""
+    d = BatchDecoder(decoder(batched_llm).llama, n_seq=1, n_ctx=256, n_threads=1, aging_s=0.05)
+    admitted: list[int] = []
+    d.on_wait = lambda _s, priority: admitted.append(priority)
+    try:
+        busy = d.submit(Job(_prompt(d), Sampling(temperature=0.0), 40))
+        old = d.submit(Job(_prompt(d), Sampling(temperature=0.0), 2, priority=PRIORITY_BACKGROUND))
+        while busy.out.qsize() < 3:  # the busy job is generating; the background one waits > 3 levels
+            time.sleep(0.05)
+        time.sleep(0.2)
+        new = d.submit(Job(_prompt(d), Sampling(temperature=0.0), 2, priority=PRIORITY_LIVE))
+        for job in (busy, old, new):
+            "".join(job.pieces())
+    finally:
+        d.close()
+    assert admitted == [PRIORITY_LIVE, PRIORITY_BACKGROUND, PRIORITY_LIVE]
+
+
+def test_min_tokens_bans_the_end_of_generation(batched_llm: LlamaCppLLM) -> None:
+    """After a finished assistant sentence the model ends the turn at once (greedy): nothing. With
+    min_tokens it must say something first (replies use min_tokens=1: a reply is never empty)."""
+    d = decoder(batched_llm)
+    done = d.llama.tokenize(b"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+                            b"Hello! How can I help you today?", special=True)
+    assert "".join(d.submit(Job(list(done), Sampling(temperature=0.0), 6)).pieces()) == ""
+    assert "".join(d.submit(Job(list(done), Sampling(temperature=0.0, min_tokens=2), 6)).pieces()).strip()

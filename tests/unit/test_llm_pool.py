@@ -6,8 +6,11 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from voxloop.engines.llm.llama_pool import Pool, Slot
 from voxloop.engines.types import PRIORITY_BACKGROUND, PRIORITY_LIVE
+from voxloop.errors import OverloadedError
 
 
 def wait_until(pred, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
@@ -77,3 +80,19 @@ def test_two_instances_serve_two_waiters_at_once() -> None:
     for t in ts:
         t.join(5)
     assert sorted(s.llama for s in got) == ["a", "b"]  # type: ignore[attr-defined]
+
+
+def test_past_max_waiting_a_request_is_refused_as_server_busy() -> None:
+    pool = Pool([Slot("only")], max_waiting=1)
+    held = pool.acquire(())
+    stop = threading.Event()
+    t = threading.Thread(target=lambda: pool.acquire((), PRIORITY_LIVE, stop))
+    t.start()
+    wait_until(lambda: pool.queued == 1)
+    with pytest.raises(OverloadedError) as info:
+        pool.acquire((), PRIORITY_LIVE)
+    assert info.value.code == "server_busy" and info.value.retryable
+    stop.set()
+    t.join(5)
+    assert held is not None
+    pool.release(held, ())

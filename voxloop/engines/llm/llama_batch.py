@@ -6,8 +6,11 @@ every step puts one token of each generating sequence, plus prompt tokens of new
 ones, into a single ``llama_decode``. Eight replies then cost about one forward pass per token
 step instead of eight, because the weights are read once per step.
 
-Requests (:class:`Job`) wait in a heap by priority (a live reply before continuations before
-background work), first come first served within a priority. A free sequence goes to the job
+Requests (:class:`Job`) wait by priority (a live reply before continuations before background
+work), first come first served within a priority; a job that has waited ``aging_s`` counts one
+priority level more urgent, so background work is late but never starved. Past ``max_waiting``
+queued jobs a new one is refused at once with the retryable ``server_busy`` error (load
+shedding: a reply minutes late is worse than a clear "try again"). A free sequence goes to the job
 whose conversation it has cached the most turns of, else to the least recently used one, and
 only the tokens after the common prefix are evaluated. Within a step, prompt evaluation gets a
 bounded share (``prefill_chunk`` tokens) so that a long new prompt does not stall the others'
@@ -19,7 +22,6 @@ iterates :meth:`Job.pieces`.
 from __future__ import annotations
 
 import codecs
-import heapq
 import itertools
 import logging
 import math
@@ -32,7 +34,7 @@ from typing import Any
 
 from voxloop.engines.llm.llama_pool import shared_turns
 from voxloop.engines.llm.tools import Turn
-from voxloop.errors import BackendError
+from voxloop.errors import BackendError, OverloadedError
 
 __all__ = ["KV_TYPES", "BatchDecoder", "Job", "Sampling"]
 
@@ -52,6 +54,7 @@ class Sampling:
     repeat_penalty: float = 1.1
     seed: int | None = None
     grammar: str | None = None  # GBNF, checked by the caller (see llama_steps.grammar_parses)
+    min_tokens: int = 0  # end-of-generation tokens are banned until this many were generated
 
 
 @dataclass(eq=False)
@@ -136,7 +139,8 @@ class BatchDecoder:
     """``n_seq`` sequences of ``n_ctx`` tokens each on one context of ``llama``'s model."""
 
     def __init__(self, llama: Any, *, n_seq: int, n_ctx: int, n_threads: int, n_batch: int = 512,
-                 prefill_chunk: int = 128, kv_cache: str = "q8_0", name: str = "llama-batch") -> None:
+                 prefill_chunk: int = 128, kv_cache: str = "q8_0", max_waiting: int = 0,
+                 aging_s: float = 2.0, name: str = "llama-batch") -> None:
         import llama_cpp
         from llama_cpp import _internals
 
@@ -165,10 +169,14 @@ class BatchDecoder:
             raise BackendError(f"cannot create a llama.cpp context for {n_seq} sequences: {e}") from e
         self._batch = _internals.LlamaBatch(n_tokens=self.n_batch, embd=0, n_seq_max=1, verbose=False)
         self._vocab = llama._model.vocab
+        n_vocab = llama.n_vocab()
+        self._eog = [t for t in range(n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)]
         self._seqs = [_Seq(i) for i in range(n_seq)]
         self._cond = threading.Condition()
-        self._waiting: list[tuple[int, int, Job]] = []
+        self._waiting: list[tuple[int, int, Job]] = []  # (priority, arrival, job)
         self._arrival = itertools.count()
+        self.max_waiting = max_waiting or 4 * n_seq
+        self.aging_s = aging_s
         self._closed = False
         self.steps = 0  # decode calls, for tests and metrics
         self.step_tokens = 0  # tokens in them
@@ -186,8 +194,11 @@ class BatchDecoder:
         with self._cond:
             if self._closed:
                 raise BackendError("the llama.cpp decoder is closed")
+            if len(self._waiting) >= self.max_waiting:
+                raise OverloadedError(f"the LLM is at capacity ({self.n_seq} replies decoding, "
+                                      f"{len(self._waiting)} waiting); try again later")
             job.queued_s = time.monotonic()
-            heapq.heappush(self._waiting, (job.priority, next(self._arrival), job))
+            self._waiting.append((job.priority, next(self._arrival), job))
             self._cond.notify_all()
         return job
 
@@ -250,14 +261,20 @@ class BatchDecoder:
             for w in stopped:
                 w[2].out.put(_END)
             self._waiting = [w for w in self._waiting if not w[2].stopped]
-            heapq.heapify(self._waiting)
+
+    def _next(self) -> Job:
+        """The most urgent waiting job: by priority less a level per ``aging_s`` waited, then arrival."""
+        now = time.monotonic()
+        best = min(self._waiting, key=lambda w: (w[0] - int((now - w[2].queued_s) / self.aging_s), w[1]))
+        self._waiting.remove(best)
+        return best[2]
 
     def _admit(self) -> None:
         while self._waiting:
             free = [s for s in self._seqs if s.job is None]
             if not free:
                 return
-            _, _, job = heapq.heappop(self._waiting)
+            job = self._next()
             seq = max(free, key=lambda s: (shared_turns(s.history, job.conversation), -s.last_used))
             self._start(seq, job)
 
@@ -396,6 +413,10 @@ class BatchDecoder:
             job.out.put(1 / (1 + math.exp(float(logits[no]) - float(logits[yes]))))
             self._finish(seq)
             return
+        if seq.generated < job.sampling.min_tokens:  # e.g. a reply is never empty
+            logits = llama_cpp.llama_get_logits_ith(self._ctx.ctx, idx)
+            for t in self._eog:
+                logits[t] = -math.inf
         token = seq.sampler.sample(self._ctx, idx)
         if job.on_token is not None:
             job.on_token()

@@ -43,7 +43,7 @@ class BatchSteps(Steps):
 
     def _reply_pieces(self) -> Generator[str, None, None]:
         o = self.options
-        sampling = Sampling(o.temperature, o.top_p, o.repeat_penalty, o.seed)
+        sampling = Sampling(o.temperature, o.top_p, o.repeat_penalty, o.seed, min_tokens=1)  # never empty
         yield from self._job(self._tokens(""), sampling, o.max_tokens, o.stop).pieces()
 
     def _constrained(self, grammar: str, assistant_prefix: str, max_tokens: int) -> Iterator[str]:

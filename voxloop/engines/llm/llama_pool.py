@@ -3,7 +3,8 @@ by cache affinity.
 
 When every instance is busy, requests wait here, in order of ``LLMOptions.priority`` (a live
 reply before background work such as summaries and cache warm-ups), first come first served
-within a priority. A request whose ``stop`` is set while it waits (a barge-in cancelled its
+within a priority; past ``max_waiting`` waiting requests a new one is refused with the
+retryable ``server_busy`` error. A request whose ``stop`` is set while it waits (a barge-in cancelled its
 reply) leaves the queue without evaluating anything. A free instance goes to the request whose
 conversation it has cached the most turns of (a follow-up, or a reply restarted after a
 discarded speculative one); ties go to the least recently used instance, so the caches of
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voxloop.engines.llm.tools import Turn
+from voxloop.errors import OverloadedError
 
 __all__ = ["QUEUE_THREADS", "Pool", "Slot"]
 
@@ -54,8 +56,9 @@ def shared_turns(history: tuple[Turn, ...], conversation: tuple[Turn, ...]) -> i
 
 
 class Pool:
-    def __init__(self, slots: list[Slot]) -> None:
+    def __init__(self, slots: list[Slot], max_waiting: int = 0) -> None:
         self._slots = slots
+        self.max_waiting = max_waiting or 4 * len(slots)
         self._cond = threading.Condition()
         self._waiting: list[tuple[int, int]] = []  # (priority, arrival): a heap
         self._seq = itertools.count()
@@ -80,6 +83,9 @@ class Pool:
         """An instance for ``conversation``; ``None`` if ``stop`` was set while waiting."""
         t0 = time.monotonic()
         with self._cond:
+            if len(self._waiting) >= self.max_waiting:
+                raise OverloadedError(f"the LLM is at capacity ({len(self._slots)} replies generating, "
+                                      f"{len(self._waiting)} waiting); try again later")
             ticket = (priority, next(self._seq))
             heapq.heappush(self._waiting, ticket)
             try:

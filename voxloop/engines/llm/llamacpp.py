@@ -55,7 +55,8 @@ class LlamaCppLLM(LLMEngine):
     With ``parallel > 1``, one context decodes up to ``parallel`` generations together with
     ``workers × n_threads`` threads; its KV cache (``parallel × n_ctx`` tokens, ``kv_cache``
     q8_0 or f16) is allocated at load. A step evaluates at most ``prefill_chunk`` prompt tokens
-    beside the generating sequences' tokens. With ``parallel = 1``, ``workers`` generations run
+    beside the generating sequences' tokens. Past ``max_waiting`` queued generations (0: four
+    times what runs at once) a new one fails with ``server_busy``. With ``parallel = 1``, ``workers`` generations run
     in parallel, each on its own ``Llama`` instance with ``n_threads`` threads.
 
     The default leaves half the CPUs to the ASR and TTS that run beside the LLM in a voice loop:
@@ -77,6 +78,7 @@ class LlamaCppLLM(LLMEngine):
         parallel: int = 1,
         prefill_chunk: int = 128,
         kv_cache: str = "q8_0",
+        max_waiting: int = 0,
     ) -> None:
         if workers < 1:
             raise InvalidRequest("workers must be >= 1", param="workers")
@@ -96,6 +98,7 @@ class LlamaCppLLM(LLMEngine):
         self.parallel = parallel
         self.prefill_chunk = prefill_chunk
         self.kv_cache = kv_cache
+        self.max_waiting = max_waiting  # 0: 4 x capacity (see llama_batch, llama_pool)
         self._pool: Pool | None = None
         self._decoder: BatchDecoder | None = None
         self.on_wait: Callable[[float, int], None] | None = None  # (seconds queued, priority) per generation
@@ -131,7 +134,7 @@ class LlamaCppLLM(LLMEngine):
     def _load_instances(self, path: Path) -> None:
         slots = [Slot(self._llama(path, self.n_ctx, self.n_threads)) for _ in range(self.workers)]
         self.chat_format = slots[0].llama.chat_format
-        self._pool = Pool(slots)
+        self._pool = Pool(slots, self.max_waiting)
         self._pool.on_wait = self._waited
         logger.info(
             "loaded %s: %d instance(s), n_ctx=%d, %d thread(s) each, chat format %s",
@@ -151,7 +154,8 @@ class LlamaCppLLM(LLMEngine):
         threads = self.n_threads * self.workers
         try:
             self._decoder = BatchDecoder(llama, n_seq=self.parallel, n_ctx=self.n_ctx, n_threads=threads,
-                                         prefill_chunk=self.prefill_chunk, kv_cache=self.kv_cache)
+                                         prefill_chunk=self.prefill_chunk, kv_cache=self.kv_cache,
+                                         max_waiting=self.max_waiting)
         except BackendError as e:
             raise BackendUnavailable(str(e)) from e
         self._decoder.on_wait = self._waited
