@@ -6,7 +6,8 @@ Starts three processes on 127.0.0.1, all on this machine:
 
 - an LLM server: llama-cpp-python's own OpenAI-compatible server (``python -m llama_cpp.server``)
   on the embedded SmolLM2-135M GGUF (it needs ``fastapi``, ``sse-starlette``,
-  ``starlette-context`` and ``pydantic-settings``: the ``dev`` extra installs them);
+  ``starlette-context`` and ``pydantic-settings``: the ``dev`` extra installs them). It runs one
+  completion at a time; concurrent ones queue;
 - a speech server: a second ``voxloop serve``, used only for its OpenAI-compatible
   ``/v1/audio/transcriptions`` (Whisper tiny.en) and ``/v1/audio/speech`` (Piper), its REST job
   limit raised so that every session's requests run at once;
@@ -84,7 +85,10 @@ def llm_server(flags: list[str], timeout: float = 120.0) -> Iterator[tuple[str, 
 
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_llm_path()),
-           "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1", "--n_ctx", "2048", *flags]
+           "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1", "--n_ctx", "2048",
+           # its default cancels a running completion when the next request arrives: sessions' replies
+           # would cut each other off; without it they queue (one completion at a time)
+           "--interrupt_requests", "False", *flags]
     with tempfile.NamedTemporaryFile("w", prefix="llama-server-bench-", suffix=".log", delete=False) as log:
         log_path = Path(log.name)
     with open(log_path, "w") as log:
