@@ -321,13 +321,13 @@ class ProcSampler:
         self._cpu0 = self._t0 = self._cpu1 = self._t1 = 0.0
 
     def _tree(self) -> list[int]:
+        if not self.whole_tree:
+            return [self.pid] if self.pid else []
         kids: dict[int, list[int]] = {}
         for name in filter(str.isdigit, os.listdir("/proc")):
             with contextlib.suppress(OSError, IndexError, ValueError):
                 stat = Path(f"/proc/{name}/stat").read_text()
                 kids.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(name))
-        if not self.whole_tree:
-            return [self.pid] if self.pid else []
         out: list[int] = []
         todo = [self.pid] if self.pid else []
         while todo:

@@ -26,6 +26,9 @@ Definitions (all client-side, time.monotonic()):
 - final: speech end of the clip -> ...input_audio_transcription.completed of its last item.
 - real time: every clip of every stream got its final < 1.5 s after speech end, no server_busy.
 - VAD lag: speech_stopped received - when audio_end_ms + 500 ms was spoken (silence_duration_ms).
+- client CPU and append lag (in the notes): this process's CPU % of one core, and how far its 100 ms
+  appends slipped behind their slots at worst; a slip of more than ~100 ms means the client, not
+  the server, was the bottleneck at that N.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class DStats:
     hyp: str = ""
     problems: Counter[str] = field(default_factory=Counter)
     realtime: bool = True
+    send_lag: float = 0.0  # worst delay of this client's appends behind their slot (client overload)
 
 
 def analyse(rec: Recorder, mic: Mic, pbs: list[Playback], st: DStats) -> None:
@@ -187,6 +191,7 @@ async def dictate(sid: int, n: int, base: str, clips: list[Clip], args: argparse
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         st.clips = [pb.clip for pb in pbs]
+        st.send_lag = mic.max_lag
         analyse(rec, mic, pbs, st)
     return st
 
@@ -259,6 +264,7 @@ def summary(n: int, res: list[DStats], cpu: ProcSampler, client_cpu: float, wall
         "server_rss_peak_mib": round(max(cpu.rss), 1) if cpu.rss else None,
         "server_rss_start_mib": round(cpu.rss[0], 1) if cpu.rss else None,
         "client_cpu_percent": round(client_cpu, 1), "wall_s": round(wall, 1),
+        "client_send_lag_max_ms": ms_or_none(max((s.send_lag for s in res), default=None)),
         "others_cpu_percent": None if cpu.others_percent is None else round(cpu.others_percent, 1),
     }
 
@@ -311,7 +317,8 @@ async def main_async(args: argparse.Namespace) -> None:
                          f"{max(cpu.rss):.0f}" if cpu.rss else "-"])
             notes.append(f"- N={n}: " + (", ".join(f"{k} x{v}" for k, v in sorted(problems.items())) or "no problems")
                          + f"; /healthz tasks {h0.get('tasks')} before, {h1.get('tasks')} after, sessions after "
-                         f"{h1.get('sessions')}; RSS at start {cpu.rss[0] if cpu.rss else 0:.0f} MiB; bench client CPU {client_cpu:.0f} %"
+                         f"{h1.get('sessions')}; RSS at start {cpu.rss[0] if cpu.rss else 0:.0f} MiB; bench client CPU {client_cpu:.0f} %, "
+                         f"its appends at most {ms(max((s.send_lag for s in res), default=None))} ms behind their slot"
                          + ("" if cpu.others_percent is None else
                             f"; other processes on the machine {cpu.others_percent:.0f} % (of {100 * (os.cpu_count() or 1)} %)"))
             print(table(HEADER, rows[-1:]) + "\n" + notes[-1], flush=True)
