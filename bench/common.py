@@ -438,7 +438,7 @@ def server_flags(text: str) -> list[str]:
 
 
 def command_line() -> str:
-    return " ".join([".venv/bin/python", *(os.path.relpath(a, REPO) if a.endswith(".py") else a for a in sys.argv)])
+    return shlex.join([".venv/bin/python", *(os.path.relpath(a, REPO) if a.endswith(".py") else a for a in sys.argv)])
 
 
 def load() -> str:

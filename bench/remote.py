@@ -22,6 +22,9 @@ definitions) holds N conversations with the front. What is reported per N:
   system, /proc/PID/stat of that pid alone, not its children) over the run, divided by the
   session-seconds of conversation (each session's session.created -> close, summed), in ms.
   The issue 11 target is <= 5 ms. The front's idle CPU (no session, measured first) is in it.
+  Split into the main thread (the asyncio event loop: protocol, JSON, base64, resampling,
+  sessions) and all other threads (the Silero VAD, the remote engines' executor threads that
+  encode WAV and make the HTTP calls, ONNX Runtime's own threads).
 - voice-to-voice p50/p95 and its ratio to the N=1 p50, as in bench/realtime.py; CPU % of the
   front and of the two inference servers; the front's peak RSS.
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import shlex
 import subprocess
 import sys
@@ -117,6 +121,15 @@ def llm_server(flags: list[str], timeout: float = 120.0) -> Iterator[tuple[str, 
             proc.kill()
 
 
+def main_thread_seconds(pid: int | None) -> float:
+    """CPU seconds of the process's main thread: the front's event loop (uvicorn runs it there);
+    the rest of its CPU is other threads (VAD and the remote engines' executor threads, ONNX Runtime)."""
+    if not pid:
+        return 0.0
+    f = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def idle_cpu(pid: int | None, seconds: float) -> float | None:
     """The front's CPU % (100 = one core) with no session open."""
     with ProcSampler(pid, tree=False) as s:
@@ -151,18 +164,24 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"front idle CPU {fmt(idle, 2)} % over {args.idle:.0f} s", flush=True)
         for n in ns:
             print(f"N={n} ...", flush=True)
+            loop0 = main_thread_seconds(front.pid)
             with ProcSampler(speech.pid) as sp, ProcSampler(llm_pid) as lp:
                 m = await measure(n, front, clips, args, tree=False)
+            loop_s = main_thread_seconds(front.pid) - loop0
             if n == 1:
                 p50_1 = pct(m.v2v, 50)
             d: dict[str, Any] = summary(m, p50_1)
             cpu_s = m.cpu.cpu_seconds
             per = None if cpu_s is None or not m.session_seconds else 1000 * cpu_s / m.session_seconds
+            loop_per = 1000 * loop_s / m.session_seconds if m.session_seconds else None
             d.update(front_cpu_ms_per_conversation_second=None if per is None else round(per, 2),
+                     front_event_loop_ms_per_conversation_second=None if loop_per is None else round(loop_per, 2),
                      speech_server_cpu_percent=None if sp.cpu_percent is None else round(sp.cpu_percent, 1),
                      llm_server_cpu_percent=None if lp.cpu_percent is None else round(lp.cpu_percent, 1))
             data.append(d)
-            rows.append([str(n), str(d["replies"]), fmt(per, 2), fmt(cpu_s), f"{m.session_seconds:.0f}",
+            rows.append([str(n), str(d["replies"]), fmt(per, 2),
+                         f"{fmt(loop_per, 2)} / {fmt(None if per is None or loop_per is None else per - loop_per, 2)}",
+                         fmt(cpu_s), f"{m.session_seconds:.0f}",
                          fmt(m.cpu.cpu_percent, 0), f"{max(m.cpu.rss):.0f}" if m.cpu.rss else "-",
                          ms(pct(m.v2v, 50)), ms(pct(m.v2v, 95)), times(d["p95_over_p50_1"]),
                          f"{d['sessions_behind']}/{n}", fmt(sp.cpu_percent, 0), fmt(lp.cpu_percent, 0)])
@@ -197,7 +216,8 @@ async def main_async(args: argparse.Namespace) -> None:
                speech_server={"flags": list(speech.args)}, front_idle_cpu_percent=idle, target_ms=TARGET_MS)
 
 
-HEADER = ["N sessions", "replies", "front CPU ms per conversation-second", "front CPU s", "session-seconds",
+HEADER = ["N sessions", "replies", "front CPU ms per conversation-second",
+          "of which event-loop thread / other threads", "front CPU s", "session-seconds",
           "front CPU % avg", "front peak RSS MiB", "voice-to-voice p50", "voice-to-voice p95",
           "p95 / p50 at N=1", "sessions behind real time", "speech server CPU %", "LLM server CPU %"]
 
