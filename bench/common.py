@@ -458,6 +458,13 @@ def write_report(path: Path, title: str, intro: list[str], body: str) -> None:
     print(f"wrote {path}")
 
 
+def _plain(o: Any) -> Any:
+    """numpy scalars (a bool from comparing a numpy float, a count summed from them) -> Python."""
+    if hasattr(o, "item"):
+        return o.item()
+    raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
 def write_json(path: Path, benchmark: str, rows: list[dict[str, Any]], **meta: Any) -> None:
     """The machine-readable twin of a report (bench/plot.py reads it): when, on what CPU, with
     which command and server, and one object per N. Latencies in ms, None where not measured."""
@@ -465,7 +472,7 @@ def write_json(path: Path, benchmark: str, rows: list[dict[str, Any]], **meta: A
             "machine": {"cpus": os.cpu_count(), "cpu": cpu_model(), "load_average": list(os.getloadavg())},
             "command": command_line(), **meta, "rows": rows}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1) + "\n")
+    path.write_text(json.dumps(data, indent=1, default=_plain) + "\n")
     print(f"wrote {path}")
 
 
