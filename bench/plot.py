@@ -21,10 +21,10 @@ RESULTS = ROOT / "bench" / "results"
 OUT = ROOT / "docs" / "img" / "scale.png"
 
 
-def load_json(name: str) -> dict[str, Any] | None:
-    path = RESULTS / f"{name}.json"
+def load_json(results: Path, name: str) -> dict[str, Any] | None:
+    path = results / f"{name}.json"
     if not path.exists():
-        print(f"no {path.relative_to(ROOT)}: run bench/{name}.py first (left out of the plot)")
+        print(f"no {path}: run bench/{name}.py first (left out of the plot)")
         return None
     data: dict[str, Any] = json.loads(path.read_text())
     return data
@@ -43,9 +43,10 @@ def subtitle(data: dict[str, Any]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--results", default=str(RESULTS), help="directory of realtime.json, dictation.json, remote.json")
     p.add_argument("--out", default=str(OUT), help="PNG to write")
     args = p.parse_args()
-    realtime, dictation, remote = load_json("realtime"), load_json("dictation"), load_json("remote")
+    realtime, dictation, remote = (load_json(Path(args.results), n) for n in ("realtime", "dictation", "remote"))
     if not (realtime or dictation):
         print("nothing to plot")
         return
