@@ -75,13 +75,13 @@ lint: setup
 	$(VENV)/bin/ruff check voxloop tests bench examples
 	$(VENV)/bin/mypy
 
-# Every benchmark (about 2 hours on 2 cores; run it on a quiet machine), then docs/benchmarks.md.
+# Every benchmark (about 1.5 hours on 2 cores; run it on a quiet machine), then docs/benchmarks.md.
 bench: setup
 	$(PY) bench/asr.py && $(PY) bench/tts.py && $(PY) bench/llm.py
 	$(PY) bench/persona.py && $(PY) bench/memory.py
 	$(MAKE) --no-print-directory bench-scale
 
-# The scale benchmarks only (issue 11; about 50 minutes on 2 cores): N conversations, N dictation
+# The scale benchmarks only (issue 11; at most about 55 minutes on 2 cores): N conversations, N dictation
 # streams, N conversations with remote inference, the plot (docs/img/scale.png), docs/benchmarks.md.
 # BENCH_SERVER_ARGS: extra `voxloop serve` flags for the realtime run, e.g. "--llm-workers 1".
 BENCH_SESSIONS    ?= 1,2,4,8,16

@@ -24,7 +24,10 @@ definitions) holds N conversations with the front. What is reported per N:
   The issue 11 target is <= 5 ms. The front's idle CPU (no session, measured first) is in it.
   Split into the main thread (the asyncio event loop: protocol, JSON, base64, resampling,
   sessions) and all other threads (the Silero VAD, the remote engines' executor threads that
-  encode WAV and make the HTTP calls, ONNX Runtime's own threads).
+  encode WAV and make the HTTP calls, ONNX Runtime's own threads). A session waiting for a
+  queued reply still streams its microphone (VAD, appends) but costs less than one talking, so
+  the figure is most telling at the N whose replies come back promptly (see voice-to-voice and
+  "behind"); front CPU per reply (the same CPU over the replies) does not depend on waiting.
 - voice-to-voice p50/p95 and its ratio to the N=1 p50, as in bench/realtime.py; CPU % of the
   front and of the two inference servers; the front's peak RSS.
 
@@ -174,14 +177,16 @@ async def main_async(args: argparse.Namespace) -> None:
             cpu_s = m.cpu.cpu_seconds
             per = None if cpu_s is None or not m.session_seconds else 1000 * cpu_s / m.session_seconds
             loop_per = 1000 * loop_s / m.session_seconds if m.session_seconds else None
+            per_reply = None if cpu_s is None or not d["replies"] else 1000 * cpu_s / d["replies"]
             d.update(front_cpu_ms_per_conversation_second=None if per is None else round(per, 2),
                      front_event_loop_ms_per_conversation_second=None if loop_per is None else round(loop_per, 2),
+                     front_cpu_ms_per_reply=None if per_reply is None else round(per_reply, 1),
                      speech_server_cpu_percent=None if sp.cpu_percent is None else round(sp.cpu_percent, 1),
                      llm_server_cpu_percent=None if lp.cpu_percent is None else round(lp.cpu_percent, 1))
             data.append(d)
             rows.append([str(n), str(d["replies"]), fmt(per, 2),
                          f"{fmt(loop_per, 2)} / {fmt(None if per is None or loop_per is None else per - loop_per, 2)}",
-                         fmt(cpu_s), f"{m.session_seconds:.0f}",
+                         fmt(per_reply, 0), fmt(cpu_s), f"{m.session_seconds:.0f}",
                          fmt(m.cpu.cpu_percent, 0), f"{max(m.cpu.rss):.0f}" if m.cpu.rss else "-",
                          ms(pct(m.v2v, 50)), ms(pct(m.v2v, 95)), times(d["p95_over_p50_1"]),
                          f"{d['sessions_behind']}/{n}", fmt(sp.cpu_percent, 0), fmt(lp.cpu_percent, 0)])
@@ -217,7 +222,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 HEADER = ["N sessions", "replies", "front CPU ms per conversation-second",
-          "of which event-loop thread / other threads", "front CPU s", "session-seconds",
+          "of which event-loop thread / other threads", "front CPU ms per reply", "front CPU s", "session-seconds",
           "front CPU % avg", "front peak RSS MiB", "voice-to-voice p50", "voice-to-voice p95",
           "p95 / p50 at N=1", "sessions behind real time", "speech server CPU %", "LLM server CPU %"]
 
