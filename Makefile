@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 LLAMA_CPP_VERSION ?= 0.3.36
 LLAMA_CMAKE_ARGS  ?= $(shell sh scripts/llama-cmake-args)
 
-.PHONY: setup run demo test test-fast lint typecheck bench browser-deps sound-deps redis-deps js-deps clean
+.PHONY: setup run demo test test-fast lint typecheck bench bench-scale browser-deps sound-deps redis-deps js-deps clean
 
 setup: $(STAMP)
 
@@ -75,11 +75,24 @@ lint: setup
 	$(VENV)/bin/ruff check voxloop tests bench examples
 	$(VENV)/bin/mypy
 
-# Every benchmark (about 70 minutes on 2 cores; run it on a quiet machine), then docs/benchmarks.md.
+# Every benchmark (about 1.5 hours on 2 cores; run it on a quiet machine), then docs/benchmarks.md.
 bench: setup
 	$(PY) bench/asr.py && $(PY) bench/tts.py && $(PY) bench/llm.py
-	$(PY) bench/realtime.py && $(PY) bench/dictation.py && $(PY) bench/persona.py
-	$(PY) bench/memory.py
+	$(PY) bench/persona.py && $(PY) bench/memory.py
+	$(MAKE) --no-print-directory bench-scale
+
+# The scale benchmarks only (issue 11; at most about 55 minutes on 2 cores): N conversations, N dictation
+# streams, N conversations with remote inference, the plot (docs/img/scale.png), docs/benchmarks.md.
+# BENCH_SERVER_ARGS: extra `voxloop serve` flags for the realtime run, e.g. "--llm-workers 1".
+BENCH_SESSIONS    ?= 1,2,4,8,16
+DICTATION_STREAMS ?= 1,2,4,8,16,32
+REMOTE_SESSIONS   ?= 1,2,4,8,16
+BENCH_SERVER_ARGS ?=
+bench-scale: setup
+	$(PY) bench/realtime.py --sessions $(BENCH_SESSIONS) --server-args "$(BENCH_SERVER_ARGS)"
+	$(PY) bench/dictation.py --sessions $(DICTATION_STREAMS)
+	$(PY) bench/remote.py --sessions $(REMOTE_SESSIONS)
+	$(PY) bench/plot.py
 	$(PY) bench/report.py
 
 clean:

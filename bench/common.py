@@ -13,13 +13,14 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shlex
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,31 +251,69 @@ def listener_pid(port: int) -> int | None:
     return None
 
 
+@dataclass
+class Server:
+    """A voxloop server the benchmark talks to: its URL, pid, start-up log and extra flags."""
+
+    base: str
+    pid: int | None
+    log: Path | None = None  # None: a server already running (its log is not ours)
+    args: tuple[str, ...] = ()
+
+    def engines(self) -> str:
+        """The engines the server logged at start-up ("vad=silero, asr=whisper (workers=2 ...), ...")."""
+        if self.log is None:
+            return "unknown (a server that was already running)"
+        with contextlib.suppress(OSError):
+            for line in self.log.read_text(errors="replace").splitlines():
+                if " engines: " in line:
+                    return line.split(" engines: ", 1)[1].strip()
+        return "unknown (not in the server's log)"
+
+
+def session_caps(sessions: int) -> list[str]:
+    """``voxloop serve`` flags that let one loopback client open ``sessions`` sessions at once
+    (the default caps are 16 sessions, 8 per address and 16 per API key)."""
+    m = str(max(16, sessions))
+    return ["--max-sessions", m, "--max-sessions-per-ip", m, "--max-sessions-per-key", m]
+
+
 @contextlib.contextmanager
-def server(port: int | None, max_sessions: int | None = None) -> Iterator[tuple[str, int | None]]:
-    """Use the server on ``port``, or start ``voxloop serve`` on a free loopback port. Yields (base, pid)."""
+def start_server(port: int | None, args: Sequence[str] = (), name: str = "voxloop") -> Iterator[Server]:
+    """Use the server on ``port``, or start ``voxloop serve *args`` on a free loopback port."""
     if port:
         base = f"http://127.0.0.1:{port}"
         health(base)
-        yield base, listener_pid(port)
+        if args:
+            print(f"note: the server on port {port} was already running; ignoring {shlex.join(args)}", flush=True)
+        yield Server(base, listener_pid(port))
         return
     from tests.support import server_process
 
-    with tempfile.NamedTemporaryFile("w", prefix="voxloop-bench-", suffix=".log", delete=False) as log:
+    with tempfile.NamedTemporaryFile("w", prefix=f"{name}-bench-", suffix=".log", delete=False) as log:
         log_path = Path(log.name)
-    cmd = ["--max-sessions", str(max_sessions)] if max_sessions else []
-    with server_process(*cmd, log_path=log_path) as (base, proc):
-        print(f"started voxloop serve pid {proc.pid} on {base}, log {log_path}", flush=True)
-        yield base, proc.pid
+    with server_process(*args, log_path=log_path) as (base, proc):
+        srv = Server(base, proc.pid, log_path, tuple(args))
+        print(f"started voxloop serve {shlex.join(args)} pid {proc.pid} on {base}, log {log_path}", flush=True)
+        print(f"  engines: {srv.engines()}", flush=True)
+        yield srv
     if proc.returncode not in (0, -15):
         print(f"voxloop serve exited with {proc.returncode}; see {log_path}", flush=True)
 
 
-class ProcSampler:
-    """Samples CPU% (all cores, 100 % = one core) and RSS of a process tree from /proc."""
+@contextlib.contextmanager
+def server(port: int | None, max_sessions: int | None = None) -> Iterator[tuple[str, int | None]]:
+    """Use the server on ``port``, or start ``voxloop serve`` on a free loopback port. Yields (base, pid)."""
+    with start_server(port, session_caps(max_sessions) if max_sessions else []) as srv:
+        yield srv.base, srv.pid
 
-    def __init__(self, pid: int | None, interval: float = 0.5) -> None:
-        self.pid, self.interval = pid, interval
+
+class ProcSampler:
+    """Samples CPU% (all cores, 100 % = one core) and RSS of a process tree from /proc (of the
+    process alone with ``tree=False``)."""
+
+    def __init__(self, pid: int | None, interval: float = 0.5, tree: bool = True) -> None:
+        self.pid, self.interval, self.whole_tree = pid, interval, tree
         self.tick = os.sysconf("SC_CLK_TCK")
         self.rss: list[float] = []  # MiB
         self._stop = threading.Event()
@@ -282,6 +321,8 @@ class ProcSampler:
         self._cpu0 = self._t0 = self._cpu1 = self._t1 = 0.0
 
     def _tree(self) -> list[int]:
+        if not self.whole_tree:
+            return [self.pid] if self.pid else []
         kids: dict[int, list[int]] = {}
         for name in filter(str.isdigit, os.listdir("/proc")):
             with contextlib.suppress(OSError, IndexError, ValueError):
@@ -348,6 +389,11 @@ class ProcSampler:
         return max(0.0, 100 * others / (self._t1 - self._t0))
 
     @property
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds (user + system) the process (tree) used while sampled."""
+        return self._cpu1 - self._cpu0 if self.pid and self._t1 > self._t0 else None
+
+    @property
     def cpu_percent(self) -> float | None:
         return 100 * (self._cpu1 - self._cpu0) / (self._t1 - self._t0) if self.pid and self._t1 > self._t0 else None
 
@@ -373,8 +419,26 @@ def ms(x: float | None) -> str:
     return "-" if x is None else f"{1000 * x:.0f}"
 
 
+def ratio(x: float | None, base: float | None) -> float | None:
+    """``x / base`` (e.g. p95 at N over p50 at N=1); None when either is missing."""
+    return None if x is None or not base else x / base
+
+
+def times(r: float | None) -> str:
+    return "-" if r is None else f"{r:.1f}x"
+
+
 def machine() -> str:
     return f"nproc {os.cpu_count()}, {cpu_model()}"
+
+
+def server_flags(text: str) -> list[str]:
+    """``--server-args "--llm-workers 2 --asr whisper:base"`` -> the flag list (shell quoting)."""
+    return shlex.split(text or "")
+
+
+def command_line() -> str:
+    return shlex.join([".venv/bin/python", *(os.path.relpath(a, REPO) if a.endswith(".py") else a for a in sys.argv)])
 
 
 def load() -> str:
@@ -387,9 +451,31 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def write_report(path: Path, title: str, intro: list[str], body: str) -> None:
-    cmd = " ".join([".venv/bin/python", *(os.path.relpath(a, REPO) if a.endswith(".py") else a for a in sys.argv)])
     head = [f"# {title}", "", f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
-            f"- machine: {machine()}", f"- command: `{cmd}`", *intro, ""]
+            f"- machine: {machine()}", f"- command: `{command_line()}`", *intro, ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(head) + "\n" + body.rstrip() + "\n")
     print(f"wrote {path}")
+
+
+def _plain(o: Any) -> Any:
+    """numpy scalars (a bool from comparing a numpy float, a count summed from them) -> Python."""
+    if hasattr(o, "item"):
+        return o.item()
+    raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
+def write_json(path: Path, benchmark: str, rows: list[dict[str, Any]], **meta: Any) -> None:
+    """The machine-readable twin of a report (bench/plot.py reads it): when, on what CPU, with
+    which command and server, and one object per N. Latencies in ms, None where not measured."""
+    data = {"benchmark": benchmark, "date": f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}",
+            "machine": {"cpus": os.cpu_count(), "cpu": cpu_model(), "load_average": list(os.getloadavg())},
+            "command": command_line(), **meta, "rows": rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=_plain) + "\n")
+    print(f"wrote {path}")
+
+
+def ms_or_none(x: float | None) -> float | None:
+    """Seconds -> milliseconds (rounded to 0.1 ms) for JSON; None stays None."""
+    return None if x is None else round(1000 * x, 1)

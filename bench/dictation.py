@@ -1,6 +1,6 @@
 """Dictation load benchmark: N concurrent transcription streams on /v1/realtime?intent=transcription.
 
-    .venv/bin/python bench/dictation.py [--sessions 1,2,4,8,16] [--turns 6] [--port P]
+    .venv/bin/python bench/dictation.py [--sessions 1,2,4,8,16,32] [--turns 6] [--port P] [--server-args FLAGS]
 
 Each stream sends ``--turns`` English eval-speech clips (1.5-12 s, read in place; not the 8 kHz
 ones nor the derived long-form file) back to back with 1 s of silence between, at real-time pace
@@ -9,6 +9,8 @@ AMI clip are left out: noise or fillers hide where their speech starts or ends. 
 completed transcripts of a stream joined, vs the joined references) is compared with offline WER
 (the same clips through the same ASR engine in this process, one call per clip). Whisper's
 English normaliser + jiwer, word-weighted over all streams. Each N stops itself after --limit s.
+Without --port a ``voxloop serve`` is started with session caps raised to the largest N and
+``--server-args`` appended. Writes bench/results/dictation.md and dictation.json beside it.
 
 Definitions (all client-side, time.monotonic()):
 - the mic: each 100 ms append is sent at the end of the 100 ms it holds, as a live microphone
@@ -24,6 +26,9 @@ Definitions (all client-side, time.monotonic()):
 - final: speech end of the clip -> ...input_audio_transcription.completed of its last item.
 - real time: every clip of every stream got its final < 1.5 s after speech end, no server_busy.
 - VAD lag: speech_stopped received - when audio_end_ms + 500 ms was spoken (silence_duration_ms).
+- client CPU and append lag (in the notes): this process's CPU % of one core, and how far its 100 ms
+  appends slipped behind their slots at worst; a slip of more than ~100 ms means the client, not
+  the server, was the bottleneck at that N.
 """
 
 from __future__ import annotations
@@ -31,12 +36,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import shlex
 import sys
 import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jiwer
 import websockets
@@ -54,10 +62,16 @@ from bench.common import (  # noqa: E402
     load,
     load_clips,
     ms,
+    ms_or_none,
     pct,
-    server,
+    ratio,
+    server_flags,
+    session_caps,
+    start_server,
     table,
+    times,
     wait_idle,
+    write_json,
     write_report,
 )
 
@@ -77,6 +91,7 @@ class DStats:
     hyp: str = ""
     problems: Counter[str] = field(default_factory=Counter)
     realtime: bool = True
+    send_lag: float = 0.0  # worst delay of this client's appends behind their slot (client overload)
 
 
 def analyse(rec: Recorder, mic: Mic, pbs: list[Playback], st: DStats) -> None:
@@ -176,6 +191,7 @@ async def dictate(sid: int, n: int, base: str, clips: list[Clip], args: argparse
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         st.clips = [pb.clip for pb in pbs]
+        st.send_lag = mic.max_lag
         analyse(rec, mic, pbs, st)
     return st
 
@@ -228,6 +244,31 @@ def wer(refs: list[str], hyps: list[str]) -> str:
     return f"{100 * jiwer.wer([r for r, _ in pairs], [h for _, h in pairs]):.1f} %"
 
 
+def summary(n: int, res: list[DStats], cpu: ProcSampler, client_cpu: float, wall: float,
+            lag_p50_1: float | None) -> dict[str, Any]:
+    """The JSON row of one N (ms; CPU % of one core; MiB); ``lag_p50_1``: partial lag p50 at N=1 (s)."""
+    fp, lags, finals, vad = (flat(res, a) for a in ("first_partial", "lags", "finals", "vad_lags"))
+    problems: Counter[str] = sum((s.problems for s in res), Counter())
+    rt = sum(s.realtime for s in res)
+    p95 = pct(lags, 95)
+    return {
+        "n": n, "clips": len(flat(res, "clips")),
+        "first_partial_p50_ms": ms_or_none(pct(fp, 50)), "first_partial_p95_ms": ms_or_none(pct(fp, 95)),
+        "partial_lag_p50_ms": ms_or_none(pct(lags, 50)), "partial_lag_p95_ms": ms_or_none(p95),
+        "p95_over_p50_1": None if (r := ratio(p95, lag_p50_1)) is None else round(r, 2),
+        "final_p50_ms": ms_or_none(pct(finals, 50)), "final_p95_ms": ms_or_none(pct(finals, 95)),
+        "final_max_ms": ms_or_none(max(finals, default=None)), "vad_lag_p95_ms": ms_or_none(pct(vad, 95)),
+        "server_busy": problems.get("error server_busy", 0) + problems.get("connect refused: server_busy", 0),
+        "streams_real_time": rt, "real_time": rt == n,
+        "server_cpu_percent": None if cpu.cpu_percent is None else round(cpu.cpu_percent, 1),
+        "server_rss_peak_mib": round(max(cpu.rss), 1) if cpu.rss else None,
+        "server_rss_start_mib": round(cpu.rss[0], 1) if cpu.rss else None,
+        "client_cpu_percent": round(client_cpu, 1), "wall_s": round(wall, 1),
+        "client_send_lag_max_ms": ms_or_none(max((s.send_lag for s in res), default=None)),
+        "others_cpu_percent": None if cpu.others_percent is None else round(cpu.others_percent, 1),
+    }
+
+
 async def main_async(args: argparse.Namespace) -> None:
     clips = load_clips(lambda r: 1.5 <= r["duration_s"] <= 12.0 and "8k" not in r["audio"] and "concat" not in r["audio"])
     clips = [c for c in clips if c.trimmable]
@@ -237,20 +278,28 @@ async def main_async(args: argparse.Namespace) -> None:
     t0 = time.monotonic()
     offline = offline_transcripts([c for c in clips if c.name in used])
     print(f"done in {time.monotonic() - t0:.0f} s", flush=True)
-    rows, notes, load_before = [], [], load()
+    rows, notes, data, load_before = [], [], [], load()
     largest_rt, still_rt = 0, True
-    with server(args.port) as (base, pid):
+    lag_p50_1: float | None = None
+    flags = server_flags(args.server_args)
+    with start_server(args.port, [*session_caps(max(ns)), *flags]) as srv:
+        engines = srv.engines()
         if args.warmup:  # one short unrecorded session: a cold server's first replies are slow
             print("warm-up (not recorded) ...", flush=True)
-            await run_n(1, base, clips, argparse.Namespace(**{**vars(args), "turns": 2, "clips": 2, "limit": 45.0}))
+            await run_n(1, srv.base, clips, argparse.Namespace(**{**vars(args), "turns": 2, "clips": 2, "limit": 45.0}))
         for n in ns:
-            h0 = await wait_idle(base)
+            h0 = await wait_idle(srv.base)
             print(f"N={n} ...", flush=True)
             t0, c0 = time.monotonic(), time.process_time()
-            with ProcSampler(pid) as cpu:
-                res = await run_n(n, base, clips, args)
-            client_cpu = 100 * (time.process_time() - c0) / (time.monotonic() - t0)
-            h1 = await wait_idle(base)
+            with ProcSampler(srv.pid) as cpu:
+                res = await run_n(n, srv.base, clips, args)
+            wall = time.monotonic() - t0
+            client_cpu = 100 * (time.process_time() - c0) / wall
+            h1 = await wait_idle(srv.base)
+            if n == 1:
+                lag_p50_1 = pct(flat(res, "lags"), 50)
+            d = summary(n, res, cpu, client_cpu, wall, lag_p50_1)
+            data.append(d)
             fp, lags, finals, vad = (flat(res, a) for a in ("first_partial", "lags", "finals", "vad_lags"))
             refs = [" ".join(c.text for c in s.clips) for s in res]
             rt = sum(s.realtime for s in res)
@@ -258,19 +307,20 @@ async def main_async(args: argparse.Namespace) -> None:
                 largest_rt = n
             still_rt &= rt == n
             problems: Counter[str] = sum((s.problems for s in res), Counter())
-            rows.append([str(n), str(len(flat(res, "clips"))), f"{ms(pct(fp, 50))} / {ms(pct(fp, 95))}",
-                         f"{ms(pct(lags, 50))} / {ms(pct(lags, 95))}",
+            rows.append([str(n), str(d["clips"]), f"{ms(pct(fp, 50))} / {ms(pct(fp, 95))}",
+                         f"{ms(pct(lags, 50))} / {ms(pct(lags, 95))}", times(d["p95_over_p50_1"]),
                          f"{ms(pct(finals, 50))} / {ms(pct(finals, 95))} / {ms(max(finals, default=None))}",
                          ms(pct(vad, 95)), wer(refs, [s.hyp for s in res]),
                          wer(refs, [" ".join(offline[c.name] for c in s.clips) for s in res]),
-                         str(problems.get("error server_busy", 0) + problems.get("connect refused: server_busy", 0)),
-                         f"{rt}/{n}", "-" if cpu.cpu_percent is None else f"{cpu.cpu_percent:.0f}",
+                         str(d["server_busy"]), f"{rt}/{n} ({'yes' if rt == n else 'no'})",
+                         "-" if cpu.cpu_percent is None else f"{cpu.cpu_percent:.0f}",
                          f"{max(cpu.rss):.0f}" if cpu.rss else "-"])
             notes.append(f"- N={n}: " + (", ".join(f"{k} x{v}" for k, v in sorted(problems.items())) or "no problems")
                          + f"; /healthz tasks {h0.get('tasks')} before, {h1.get('tasks')} after, sessions after "
-                         f"{h1.get('sessions')}; RSS at start {cpu.rss[0] if cpu.rss else 0:.0f} MiB; bench client CPU {client_cpu:.0f} %"
+                         f"{h1.get('sessions')}; RSS at start {cpu.rss[0] if cpu.rss else 0:.0f} MiB; bench client CPU {client_cpu:.0f} %, "
+                         f"its appends at most {ms(max((s.send_lag for s in res), default=None))} ms behind their slot"
                          + ("" if cpu.others_percent is None else
-                            f"; other processes on the machine {cpu.others_percent:.0f} % (of 200 %)"))
+                            f"; other processes on the machine {cpu.others_percent:.0f} % (of {100 * (os.cpu_count() or 1)} %)"))
             print(table(HEADER, rows[-1:]) + "\n" + notes[-1], flush=True)
     load_after = load()
     body = "\n\n".join([
@@ -280,30 +330,38 @@ async def main_async(args: argparse.Namespace) -> None:
         "## Problems seen (client-side checks)", "\n".join(notes),
         "## Definitions", __doc__.split("Definitions (all client-side, time.monotonic()):", 1)[1].strip(),
     ])
+    extra = shlex.join(flags) if flags and not args.port else ""
     intro = [f"- load average (1, 5, 15 min) before: {load_before}; after: {load_after}",
              "- the machine is shared: other engineers' processes (tests, servers) may have been running",
              "- " + ("one unrecorded warm-up session ran first (a cold server's first replies are slower)"
                      if args.warmup else "no warm-up: the first N ran on a cold server"),
              f"- server: {'existing on port ' + str(args.port) if args.port else '`voxloop serve` started by the script'}"
-             ", default engines (Silero VAD, Whisper tiny.en), one process",
+             f"{', extra flags `' + extra + '`' if extra else ''}, one process; engines: {engines}",
              f"- per stream: max({args.turns}, ceil({args.clips} / N)) clips with 1 s silence between; each N stops "
-             f"after max({args.limit:.0f} s, 30 s + 9 s x clips)"]
-    write_report(Path(args.out), "Dictation (streaming transcription) load benchmark", intro, body)
+             f"after max({args.limit:.0f} s, 30 s + 9 s x clips)",
+             "- CPU and RSS are the server process tree's, sampled over each N alone; p95/p50(1) is each N's "
+             "partial-lag p95 over the N=1 partial-lag p50 of the same run"]
+    out = Path(args.out)
+    write_report(out, "Dictation (streaming transcription) load benchmark", intro, body)
+    write_json(out.with_suffix(".json"), "dictation", data, server={"engines": engines, "flags": list(srv.args)},
+               warmup=args.warmup, largest_real_time=largest_rt)
 
 
-HEADER = ["N streams", "clips", "first partial p50 / p95", "partial lag p50 / p95", "final p50 / p95 / max",
-          "VAD lag p95", "streaming WER", "offline WER", "server_busy", "streams real time", "server CPU % avg",
-          "server peak RSS MiB"]
+HEADER = ["N streams", "clips", "first partial p50 / p95", "partial lag p50 / p95", "lag p95 / p50 at N=1",
+          "final p50 / p95 / max", "VAD lag p95", "streaming WER", "offline WER", "server_busy",
+          "streams real time", "server CPU % avg", "server peak RSS MiB"]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sessions", default="1,2,4,8,16", help="comma-separated concurrent stream counts")
+    p.add_argument("--sessions", default="1,2,4,8,16,32", help="comma-separated concurrent stream counts")
     p.add_argument("--turns", type=int, default=6, help="at least this many clips per stream")
     p.add_argument("--clips", type=int, default=30, help="at least this many clips (finals) per N")
     p.add_argument("--limit", type=float, default=90.0, help="seconds per N run")
     p.add_argument("--port", type=int, default=None, help="use the voxloop server already on this port")
-    p.add_argument("--out", default=str(RESULTS), help="results file (markdown)")
+    p.add_argument("--server-args", default="", metavar="FLAGS",
+                   help="extra flags for the `voxloop serve` this starts, e.g. \"--asr whisper:base --asr-workers 2\"")
+    p.add_argument("--out", default=str(RESULTS), help="results file (markdown; a .json is written beside it)")
     p.add_argument("--no-warmup", dest="warmup", action="store_false", help="skip the unrecorded warm-up session")
     asyncio.run(main_async(p.parse_args()))
 

@@ -1,12 +1,16 @@
 """Realtime load benchmark: N concurrent spoken conversations on /v1/realtime.
 
     .venv/bin/python bench/realtime.py [--sessions 1,2,4,8,16] [--turns 4] [--port P]
+                                       [--server-args "--llm-workers 1 ..."]
 
 Each session streams real English speech (eval-speech clips of 2-6 s, read in place) at real-time
 pace, 100 ms appends every 100 ms, silence in between; the server's VAD ends the turns. After each
 clip the client waits for the spoken reply to finish. Every ``--barge-every``-th turn the user
 talks over the reply ``--barge-after`` s after its first audio delta (barge-in). Without --port a
-``voxloop serve`` is started on a free 127.0.0.1 port. Each N stops itself after ``--limit`` s.
+``voxloop serve`` is started on a free 127.0.0.1 port, with session caps raised to the largest N
+and ``--server-args`` appended (another LLM backend or other workers/threads: the same benchmark
+against other engine settings). Each N stops itself after ``--limit`` s. Writes
+bench/results/realtime.md and, for bench/plot.py, realtime.json beside it.
 
 Definitions (all client-side, time.monotonic()):
 - the mic: each 100 ms append is sent at the end of the 100 ms it holds, as a live microphone
@@ -31,6 +35,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import shlex
 import statistics
 import sys
 import time
@@ -49,14 +55,21 @@ from bench.common import (  # noqa: E402
     Playback,
     ProcSampler,
     Recorder,
+    Server,
     flat,
     load,
     load_clips,
     ms,
+    ms_or_none,
     pct,
-    server,
+    ratio,
+    server_flags,
+    session_caps,
+    start_server,
     table,
+    times,
     wait_idle,
+    write_json,
     write_report,
 )
 
@@ -77,6 +90,7 @@ class Stats:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     problems: Counter[str] = field(default_factory=Counter)
     replies: int = 0
+    seconds: float = 0.0  # connected: session.created to close (a second of conversation each)
     behind: bool = False
     cut: bool = False  # the time limit ended the session mid-turn
     stage: str = ""  # what the session is waiting for
@@ -199,11 +213,13 @@ async def converse(sid: int, n: int, base: str, clips: list[Clip], args: argpars
     async with websockets.connect(url, max_size=None, open_timeout=20) as ws:
         rec, mic = Recorder(ws), Mic(ws)
         tasks = [asyncio.create_task(rec.run())]
+        opened = 0.0
         try:
             first = rec.events[await rec.wait(lambda e: e["type"] in ("session.created", "error"), 0, 20)][1]
             if first["type"] == "error":
                 st.problems[f"connect refused: {first['error'].get('code')}"] += 1
                 return st
+            opened = time.monotonic()
             await ws.send(json.dumps({"type": "session.update", "session": {
                 "type": "realtime", "max_output_tokens": args.max_tokens, "voxloop": {"events": True}}}))
             await rec.wait(is_("session.updated"), 0, 20)
@@ -226,6 +242,7 @@ async def converse(sid: int, n: int, base: str, clips: list[Clip], args: argpars
         except ConnectionError as e:
             st.problems[f"connection lost: {e}"] += 1
         finally:
+            st.seconds = time.monotonic() - opened if opened else 0.0
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -252,70 +269,158 @@ def ms_pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.0f} %"
 
 
-def med(metrics: list[dict[str, Any]], key: str) -> str:
+def median_of(metrics: list[dict[str, Any]], key: str) -> float | None:
     xs = [m[key] for m in metrics if m.get(key) is not None]
-    return f"{statistics.median(xs):.0f}" if xs else "-"
+    return float(statistics.median(xs)) if xs else None
 
 
-async def main_async(args: argparse.Namespace) -> None:
+def med(metrics: list[dict[str, Any]], key: str) -> str:
+    x = median_of(metrics, key)
+    return "-" if x is None else f"{x:.0f}"
+
+
+@dataclass
+class Measured:
+    """One N: every session's stats, and what the server (and this client) used meanwhile."""
+
+    n: int
+    res: list[Stats]
+    cpu: ProcSampler
+    wall: float
+    client_cpu: float  # this benchmark process, % of one core
+    h0: dict[str, Any]
+    h1: dict[str, Any]
+
+    @property
+    def v2v(self) -> list[float]:
+        return flat(self.res, "v2v")
+
+    @property
+    def session_seconds(self) -> float:
+        return sum(s.seconds for s in self.res)
+
+
+async def measure(n: int, srv: Server, clips: list[Clip], args: argparse.Namespace, tree: bool = True) -> Measured:
+    """Run N sessions against ``srv``, sampling the server's CPU and RSS (its process tree, or
+    the process alone with ``tree=False``) for exactly that N."""
+    h0 = await wait_idle(srv.base)
+    with ProcSampler(srv.pid, tree=tree) as cpu:
+        t0, c0 = time.monotonic(), time.process_time()
+        res = await run_n(n, srv.base, clips, args)
+        wall = time.monotonic() - t0
+        client_cpu = 100 * (time.process_time() - c0) / wall
+    return Measured(n, res, cpu, wall, client_cpu, h0, await wait_idle(srv.base))
+
+
+def summary(m: Measured, p50_1: float | None) -> dict[str, Any]:
+    """The JSON row of one N (ms; CPU % of one core; MiB); ``p50_1``: voice-to-voice p50 at N=1 (s)."""
+    v2v, last, clr = m.v2v, flat(m.res, "barge_last"), flat(m.res, "barge_cleared")
+    metrics = flat(m.res, "metrics")
+    p95 = pct(v2v, 95)
+    return {
+        "n": m.n, "replies": sum(s.replies for s in m.res),
+        "v2v_p50_ms": ms_or_none(pct(v2v, 50)), "v2v_p95_ms": ms_or_none(p95),
+        "p95_over_p50_1": None if (r := ratio(p95, p50_1)) is None else round(r, 2),
+        "barge_ins": sum(len(s.barges) for s in m.res),
+        "barge_ins_tried": sum(len(s.barges) + s.barge_missed for s in m.res),
+        "barge_stop_last_p50_ms": ms_or_none(pct(last, 50)), "barge_stop_last_p95_ms": ms_or_none(pct(last, 95)),
+        "barge_cleared_p50_ms": ms_or_none(pct(clr, 50)), "barge_cleared_p95_ms": ms_or_none(pct(clr, 95)),
+        "sessions_behind": sum(s.behind for s in m.res),
+        "server_cpu_percent": None if m.cpu.cpu_percent is None else round(m.cpu.cpu_percent, 1),
+        "server_cpu_seconds": None if m.cpu.cpu_seconds is None else round(m.cpu.cpu_seconds, 2),
+        "server_rss_peak_mib": round(max(m.cpu.rss), 1) if m.cpu.rss else None,
+        "server_rss_start_mib": round(m.cpu.rss[0], 1) if m.cpu.rss else None,
+        "session_seconds": round(m.session_seconds, 1), "wall_s": round(m.wall, 1),
+        "client_cpu_percent": round(m.client_cpu, 1),
+        "others_cpu_percent": None if m.cpu.others_percent is None else round(m.cpu.others_percent, 1),
+        "server_medians_ms": {k: median_of(metrics, k) for k in (
+            "voice_to_voice_ms", "asr_final_ms", "llm_first_token_ms", "tts_first_chunk_ms", "barge_in_stop_ms")},
+    }
+
+
+def problems_note(m: Measured) -> str:
+    problems: Counter[str] = sum((s.problems for s in m.res), Counter())
+    return (f"- N={m.n}: " + (", ".join(f"{k} x{v}" for k, v in sorted(problems.items())) or "no problems")
+            + f"; /healthz tasks {m.h0.get('tasks')} before, {m.h1.get('tasks')} after, "
+            f"sessions after {m.h1.get('sessions')}; bench client CPU {m.client_cpu:.0f} %; "
+            f"other processes on the machine {ms_pct(m.cpu.others_percent)} (of {100 * (os.cpu_count() or 1)} %)")
+
+
+def clips_for_conversation() -> list[Clip]:
     clips = load_clips(lambda r: 2.0 <= r["duration_s"] <= 6.0 and "8k" not in r["audio"])
     clips = [c for c in clips if c.gap < 0.45 and c.trimmable]  # no inner pause long enough to split the turn
     print(f"{len(clips)} clips: {', '.join(c.name for c in clips)}", flush=True)
+    return clips
+
+
+async def warm_up(srv: Server, clips: list[Clip], args: argparse.Namespace) -> None:
+    """One short unrecorded session: a cold server's first replies are slow."""
+    print("warm-up (not recorded) ...", flush=True)
+    await run_n(1, srv.base, clips, argparse.Namespace(**{**vars(args), "turns": 3, "replies": 3, "limit": 45.0}))
+
+
+def target_line(rows: list[dict[str, Any]]) -> str:
+    """Issue 11's target, checked on this run: at N=8 voice-to-voice p95 <= 2 x the p50 at N=1."""
+    one = next((r for r in rows if r["n"] == 1), None)
+    eight = next((r for r in rows if r["n"] == 8), None)
+    if one is None or eight is None:
+        return "Target (N=8 p95 <= 2 x N=1 p50): not checked, the run did not include both N=1 and N=8."
+    r = eight["p95_over_p50_1"]
+    verdict = "not measured (fewer than 30 replies at N=8)" if r is None else ("**met**" if r <= 2 else "**not met**")
+    return (f"Target (N=8 voice-to-voice p95 <= 2 x the N=1 p50 of the same run): N=8 p95 "
+            f"{eight['v2v_p95_ms'] or '-'} ms vs N=1 p50 {one['v2v_p50_ms'] or '-'} ms = {times(r)}: {verdict}.")
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    clips = clips_for_conversation()
     ns = [int(x) for x in args.sessions.split(",")]
-    rows, rows2, notes = [], [], []
+    rows, rows2, notes, data = [], [], [], []
     all_last: list[float] = []
     all_clr: list[float] = []
     load_before = load()
-    with server(args.port) as (base, pid):
-        if args.warmup:  # one short unrecorded session: a cold server's first replies are slow
-            print("warm-up (not recorded) ...", flush=True)
-            await run_n(1, base, clips, argparse.Namespace(**{**vars(args), "turns": 3, "replies": 3, "limit": 45.0}))
+    p50_1: float | None = None
+    flags = server_flags(args.server_args)
+    with start_server(args.port, [*session_caps(max(ns)), *flags]) as srv:
+        engines = srv.engines()
+        if args.warmup:
+            await warm_up(srv, clips, args)
         for n in ns:
-            h0 = await wait_idle(base)
             print(f"N={n} ...", flush=True)
-            with ProcSampler(pid) as cpu:
-                t0, c0 = time.monotonic(), time.process_time()
-                res = await run_n(n, base, clips, args)
-                wall = time.monotonic() - t0
-                client_cpu = 100 * (time.process_time() - c0) / wall
-            h1 = await wait_idle(base)
-            v2v, last, clr = flat(res, "v2v"), flat(res, "barge_last"), flat(res, "barge_cleared")
+            m = await measure(n, srv, clips, args)
+            if n == 1:
+                p50_1 = pct(m.v2v, 50)
+            d = summary(m, p50_1)
+            data.append(d)
+            last, clr = flat(m.res, "barge_last"), flat(m.res, "barge_cleared")
             all_last.extend(last)
             all_clr.extend(clr)
-            stalls, lags, metrics = flat(res, "stalls"), flat(res, "vad_lags"), flat(res, "metrics")
-            problems: Counter[str] = sum((s.problems for s in res), Counter())
-            behind = sum(s.behind for s in res)
-            rss = f"{max(cpu.rss):.0f}" if cpu.rss else "-"
-            rows.append([str(n), str(sum(s.replies for s in res)), ms(pct(v2v, 50)), ms(pct(v2v, 95)),
-                         f"{sum(len(s.barges) for s in res)}"
-                         f"/{sum(len(s.barges) + s.barge_missed for s in res)}",
+            stalls, lags, metrics = flat(m.res, "stalls"), flat(m.res, "vad_lags"), flat(m.res, "metrics")
+            rss = f"{max(m.cpu.rss):.0f}" if m.cpu.rss else "-"
+            rows.append([str(n), str(d["replies"]), ms(pct(m.v2v, 50)), ms(pct(m.v2v, 95)), times(d["p95_over_p50_1"]),
+                         f"{d['barge_ins']}/{d['barge_ins_tried']}",
                          f"{ms(pct(last, 50))} / {ms(pct(last, 95))}", f"{ms(pct(clr, 50))} / {ms(pct(clr, 95))}",
-                         f"{behind}/{n}", "-" if cpu.cpu_percent is None else f"{cpu.cpu_percent:.0f}", rss])
-            spec = [m for m in metrics if m.get("voice_to_voice_ms") is not None]
+                         f"{d['sessions_behind']}/{n}", "-" if m.cpu.cpu_percent is None else f"{m.cpu.cpu_percent:.0f}",
+                         rss])
+            spec = [x for x in metrics if x.get("voice_to_voice_ms") is not None]
             rows2.append([str(n), med(metrics, "voice_to_voice_ms"), med(metrics, "asr_final_ms"),
                           med(metrics, "llm_first_token_ms"), med(metrics, "tts_first_chunk_ms"),
                           med(metrics, "barge_in_stop_ms"),
-                          f"{sum(bool(m.get('speculative')) for m in spec)}/{len(spec)}",
+                          f"{sum(bool(x.get('speculative')) for x in spec)}/{len(spec)}",
                           ms(pct(stalls, 95)), ms(max(stalls, default=None)), ms(pct(lags, 95)),
-                          f"{wall:.0f}", f"{cpu.rss[0]:.0f}" if cpu.rss else "-"])
-            notes.append(f"- N={n}: " + (", ".join(f"{k} x{v}" for k, v in sorted(problems.items())) or "no problems")
-                         + f"; /healthz tasks {h0.get('tasks')} before, {h1.get('tasks')} after, "
-                         f"sessions after {h1.get('sessions')}; bench client CPU {client_cpu:.0f} %; "
-                         f"other processes on the machine {ms_pct(cpu.others_percent)} (of 200 %)")
-            print(table(["N", "replies", "v2v p50", "v2v p95", "barge-ins", "stop p50/p95", "cleared p50/p95",
-                         "behind", "CPU %", "RSS MiB"], rows[-1:]), flush=True)
+                          f"{m.wall:.0f}", f"{m.cpu.rss[0]:.0f}" if m.cpu.rss else "-"])
+            notes.append(problems_note(m))
+            print(table(HEADER[:5] + ["barge-ins", "stop p50/p95", "cleared p50/p95", "behind", "CPU %", "RSS MiB"],
+                        rows[-1:]), flush=True)
             print(notes[-1], flush=True)
     load_after = load()
     pooled = (f"All N pooled: barge-ins {len(all_last)}; stop at last delta p50 {ms(pct(all_last, 50))} / "
               f"p95 {ms(pct(all_last, 95))} ms; output_audio_buffer.cleared p50 {ms(pct(all_clr, 50))} / "
               f"p95 {ms(pct(all_clr, 95))} ms.")
     print(pooled, flush=True)
+    print(target_line(data), flush=True)
     body = "\n\n".join([
         "## Client-side latency (ms) and server load",
-        table(["N sessions", "replies", "voice-to-voice p50", "voice-to-voice p95", "barge-ins done/tried",
-               "barge-in stop, last delta p50 / p95", "barge-in stop, cleared p50 / p95",
-               "sessions behind real time", "server CPU % avg (100 = 1 core)", "server peak RSS MiB"], rows),
-        pooled,
+        table(HEADER, rows), target_line(data), pooled,
         "## Server `voxloop.metrics` medians (ms), reply pacing, VAD lag",
         table(["N sessions", "voice_to_voice_ms", "asr_final_ms", "llm_first_token_ms", "tts_first_chunk_ms",
                "barge_in_stop_ms", "speculative replies", "stall p95", "stall max", "VAD lag p95",
@@ -323,22 +428,32 @@ async def main_async(args: argparse.Namespace) -> None:
         "## Problems seen (client-side checks)", "\n".join(notes),
         "## Definitions", __doc__.split("Definitions (all client-side, time.monotonic()):", 1)[1].strip(),
     ])
+    extra = shlex.join(flags) if flags and not args.port else ""
     intro = [f"- load average (1, 5, 15 min) before: {load_before}; after: {load_after}",
              "- the machine is shared: other engineers' processes (tests, servers) may have been running",
              "- " + ("one unrecorded warm-up session ran first (a cold server's first replies are slower)"
                      if args.warmup else "no warm-up: the first N ran on a cold server"),
-             f"- server: {'existing on port ' + str(args.port) if args.port else '`voxloop serve` started by the script'}, "
-             "default engines (Silero VAD, Whisper tiny.en, SmolLM2-135M, Piper joe), one process",
+             f"- server: {'existing on port ' + str(args.port) if args.port else '`voxloop serve` started by the script'}"
+             f"{', extra flags `' + extra + '`' if extra else ''}, one process; engines: {engines}",
              f"- per session: max({args.turns}, ceil({args.replies} / N)) turns of one 2-6 s eval-speech clip each "
              f"(+ silence), barge-in on every turn k % {args.barge_every} == {args.barge_every - 1}, "
              f"{args.barge_after} s after the reply's first delta, max_output_tokens {args.max_tokens}; "
-             f"each N stops after max({args.limit:.0f} s, 20 s + 12 s x turns x max(1, N/4))"]
-    write_report(Path(args.out), "Realtime conversation load benchmark", intro, body)
+             f"each N stops after max({args.limit:.0f} s, 20 s + 12 s x turns x max(1, N/4))",
+             "- CPU and RSS are the server process tree's, sampled over each N alone; p95/p50(1) is each N's "
+             "voice-to-voice p95 over the N=1 p50 of the same run"]
+    out = Path(args.out)
+    write_report(out, "Realtime conversation load benchmark", intro, body)
+    write_json(out.with_suffix(".json"), "realtime", data, server={"engines": engines, "flags": list(srv.args)},
+               warmup=args.warmup, max_output_tokens=args.max_tokens)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sessions", default="1,2,4,8,16", help="comma-separated concurrent session counts")
+HEADER = ["N sessions", "replies", "voice-to-voice p50", "voice-to-voice p95", "p95 / p50 at N=1",
+          "barge-ins done/tried", "barge-in stop, last delta p50 / p95", "barge-in stop, cleared p50 / p95",
+          "sessions behind real time", "server CPU % avg (100 = 1 core)", "server peak RSS MiB"]
+
+
+def add_client_arguments(p: argparse.ArgumentParser) -> None:
+    """The conversation client's knobs (bench/remote.py takes the same)."""
     p.add_argument("--turns", type=int, default=4, help="at least this many user turns per session")
     p.add_argument("--replies", type=int, default=30,
                    help="at least this many replies per N (turns per session grow as needed)")
@@ -346,9 +461,17 @@ def main() -> None:
     p.add_argument("--barge-after", type=float, default=0.8, help="seconds after the reply's first delta")
     p.add_argument("--max-tokens", type=int, default=48, help="session max_output_tokens")
     p.add_argument("--limit", type=float, default=80.0, help="minimum seconds per N run (grows with turns)")
-    p.add_argument("--port", type=int, default=None, help="use the voxloop server already on this port")
-    p.add_argument("--out", default=str(RESULTS), help="results file (markdown)")
     p.add_argument("--no-warmup", dest="warmup", action="store_false", help="skip the unrecorded warm-up session")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sessions", default="1,2,4,8,16", help="comma-separated concurrent session counts")
+    add_client_arguments(p)
+    p.add_argument("--port", type=int, default=None, help="use the voxloop server already on this port")
+    p.add_argument("--server-args", default="", metavar="FLAGS",
+                   help="extra flags for the `voxloop serve` this starts, e.g. \"--llm-workers 1 --llm-threads 2\"")
+    p.add_argument("--out", default=str(RESULTS), help="results file (markdown; a .json is written beside it)")
     asyncio.run(main_async(p.parse_args()))
 
 

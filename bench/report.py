@@ -1,11 +1,14 @@
-"""Assemble docs/benchmarks.md: the summary (docs/benchmarks-summary.md) + every bench/results/*.md."""
+"""Assemble docs/benchmarks.md: the summary (docs/benchmarks-summary.md), then every
+bench/results/*.md, with the scale plot (docs/img/scale.png, written by bench/plot.py), when it
+exists, before the realtime results."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["asr", "tts", "llm", "realtime", "dictation", "turn", "vocabulary"]
+ORDER = ["asr", "tts", "llm", "realtime", "dictation", "remote", "turn", "vocabulary"]
+PLOT = ROOT / "docs" / "img" / "scale.png"
 
 
 def main() -> None:
@@ -13,6 +16,11 @@ def main() -> None:
     parts = [(ROOT / "docs" / "benchmarks-summary.md").read_text().rstrip()]
     names = ORDER + sorted(p.stem for p in results.glob("*.md") if p.stem not in ORDER)
     for name in names:
+        if name == "realtime" and PLOT.exists():  # the scale plot heads the load benchmarks
+            parts.append("## Latency against load\n\n"
+                         f"![Voice-to-voice and partial-lag p50/p95 against N]({PLOT.relative_to(ROOT / 'docs')})\n\n"
+                         "_(`bench/plot.py`, from `bench/results/realtime.json`, `dictation.json` and "
+                         "`remote.json`: conversations on the left, dictation streams on the right, log2 N)_")
         path = results / f"{name}.md"
         if path.exists():
             body = path.read_text().rstrip()
