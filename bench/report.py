@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["asr", "tts", "llm", "realtime", "dictation", "remote", "turn", "vocabulary"]
+ORDER = ["asr", "asr-batch", "tts", "llm", "llm-batch", "realtime", "dictation", "remote", "soak", "turn",
+         "vocabulary"]
 PLOT = ROOT / "docs" / "img" / "scale.png"
 
 

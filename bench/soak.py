@@ -169,8 +169,45 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         # after the first minute: the engines' buffers and caches are allocated by then
         "rss_drift_after_warmup_pct": _growth([r for r in rows if r["t_s"] >= 60] or rows),
         "tasks_first_last": [rows[0]["tasks"], rows[-1]["tasks"]],
+        "rss_first_last_5min_mib": _windows(rows, 300.0),
     }
     return result
+
+
+def _windows(rows: list[dict[str, Any]], span: float) -> list[float] | None:
+    """Mean RSS over the first ``span`` s after the first minute (warm-up) and over the last ``span`` s."""
+    end = rows[-1]["t_s"]
+    first = [r["rss_mib"] for r in rows if 60 <= r["t_s"] < 60 + span]
+    last = [r["rss_mib"] for r in rows if r["t_s"] > end - span]
+    if not first or not last or end < 2 * span:
+        return None
+    return [round(sum(first) / len(first), 1), round(sum(last) / len(last), 1)]
+
+
+def report(result: dict[str, Any], path: Path) -> None:
+    """bench/results/soak.md: the summary and the RSS samples (a row a minute)."""
+    from bench.common import table, write_report
+
+    windows = result["rss_first_last_5min_mib"]
+    drift = f"{windows[0]:.0f} → {windows[1]:.0f} MiB ({100 * (windows[1] / windows[0] - 1):+.1f} %)" if windows else "-"
+    st = result["statuses"]
+    summary = table(["conversations", "minutes", "turns", "barge-ins", "replies", "lost replies",
+                     "completed / cancelled / failed / incomplete", "errors", "RSS start → end MiB",
+                     "RSS mean, minutes 1–6 → last 5", "tasks first → last"], [[
+        str(result["conversations"]), f"{result['minutes']:g}", str(result["turns"]), str(result["barge_ins"]),
+        str(result["responses"]), str(result["lost_replies"]),
+        f"{st['completed']} / {st['cancelled']} / {st['failed']} / {st['incomplete']}", str(len(result["errors"])),
+        f"{result['samples'][0]['rss_mib']:.0f} → {result['samples'][-1]['rss_mib']:.0f}", drift,
+        f"{result['tasks_first_last'][0]} → {result['tasks_first_last'][1]}"]])
+    samples = [r for r in result["samples"] if r["t_s"] % 60 < 30 or r is result["samples"][-1]]
+    rss = table(["t s", "RSS MiB", "asyncio tasks", "sessions"],
+                [[str(r["t_s"]), f"{r['rss_mib']:.0f}", str(r["tasks"]), str(r["sessions"])] for r in samples])
+    errors = "".join(f"\n- `{e}`" for e in result["errors"][:10])
+    write_report(path, "Soak: conversations with barge-ins for a set time", [
+        "- Each conversation speaks a question, talks over the reply (a barge-in), waits for the reply to end, "
+        "and again, at real time. A lost reply is a response.created without response.done. RSS is the "
+        "server's process tree; the first minute is warm-up (models' buffers, caches).",
+    ], summary + "\n\n" + rss + ("\n\nErrors:" + errors if errors else ""))
 
 
 def _growth(rows: list[dict[str, Any]]) -> float | None:
@@ -185,6 +222,7 @@ def main() -> None:
     p.add_argument("--every", type=float, default=30.0, help="seconds between RSS samples")
     p.add_argument("--port", type=int, default=None, help="use the server on this port (default: start one)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "soak.json")
+    p.add_argument("--no-markdown", dest="markdown", action="store_false", help="skip the .md report next to --out")
     args = p.parse_args()
     result = asyncio.run(main_async(args))
     summary = {k: v for k, v in result.items() if k != "samples"}
@@ -192,6 +230,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
+    if args.markdown:
+        report(result, args.out.with_suffix(".md"))
 
 
 if __name__ == "__main__":
