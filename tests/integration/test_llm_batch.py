@@ -21,8 +21,8 @@ GREEDY = LLMOptions(max_tokens=20, temperature=0.0, seed=1)
 
 
 def decoder(llm: LlamaCppLLM) -> BatchDecoder:
-    assert llm._decoder is not None
-    return llm._decoder
+    assert len(llm._decoders) == 1
+    return llm._decoders[0]
 
 
 async def text(llm: LlamaCppLLM, messages: list[ChatMessage], options: LLMOptions = GREEDY) -> str:
@@ -169,3 +169,24 @@ def test_min_tokens_bans_the_end_of_generation(batched_llm: LlamaCppLLM) -> None
                             b"Hello! How can I help you today?", special=True)
     assert "".join(d.submit(Job(list(done), Sampling(temperature=0.0), 6)).pieces()) == ""
     assert "".join(d.submit(Job(list(done), Sampling(temperature=0.0, min_tokens=2), 6)).pieces()).strip()
+
+
+async def test_two_contexts_share_the_load_and_a_follow_up_returns_to_its_cache() -> None:
+    llm = LlamaCppLLM(workers=2, n_threads=1, parallel=4)
+    try:
+        llm.prewarm()
+        assert len(llm._decoders) == 2 and [d.n_seq for d in llm._decoders] == [2, 2]
+        convos = [[SYSTEM, ChatMessage("user", q)] for q in ("Name a fruit.", "Name a colour.")]
+        streams = [llm.chat(c, GREEDY) for c in convos]
+        firsts = [await anext(aiter(s)) for s in streams]  # both generating at once
+        assert sorted(d.idle for d in llm._decoders) == [1, 1]  # one in each context
+        replies = [f + "".join([c async for c in s if isinstance(c, str)]) for f, s in zip(firsts, streams, strict=True)]
+        home = [next(d for d in llm._decoders if d.affinity((*((m.role, m.content) for m in c),)) > 0) for c in convos]
+        for convo, reply, decoder in zip(convos, replies, home, strict=True):
+            before = [d.prompt_tokens for d in llm._decoders]
+            follow = [*convo, ChatMessage("assistant", reply), ChatMessage("user", "Why?")]
+            assert (await text(llm, follow)).strip()
+            grew = [d for d, b in zip(llm._decoders, before, strict=True) if d.prompt_tokens > b]
+            assert grew == [decoder]
+    finally:
+        llm.close()

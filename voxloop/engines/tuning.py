@@ -8,12 +8,11 @@ per backend:
 
 - ``whisper`` ASR and ``piper`` TTS: ``min(cores, 4)`` workers (sessions decode in parallel;
   past 4 the shared scheduler queues, which is cheaper than more model replicas).
-- the embedded LLM (``llama`` with no path, SmolLM2-135M): one batched context decoding up to
-  ``parallel`` replies together, ``parallel = min(max_sessions, 4 × cores)`` (a reply needs only
+- the embedded LLM (``llama`` with no path, SmolLM2-135M): one batched context per core (1 thread
+  each), decoding ``parallel = min(max_sessions, 4 × cores)`` replies in all (a reply needs only
   speech-rate tokens, and a CPU core steps about four such streams; past that a step's cost just
-  grows with its tokens, and conversations wait for a sequence in priority order), with one
-  thread per core (``workers`` × ``n_threads``). ``parallel = 1`` gives the older pool of one
-  instance per core, at most one per session.
+  grows with its tokens, and conversations wait for a sequence in priority order).
+  ``parallel = 1`` gives the older pool of one instance per core, at most one per session.
 - a GGUF by path (``llama:/models/big.gguf``) is loaded once (``workers = 1``) with every core
   as its threads: a big model must not be copied per core. ``parallel`` stays 1 unless set: a big
   model's KV cache per sequence can be large.

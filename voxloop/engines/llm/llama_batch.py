@@ -210,6 +210,11 @@ class BatchDecoder:
                     seq.history = history
                     return
 
+    def affinity(self, conversation: tuple[Turn, ...]) -> int:
+        """Turns of ``conversation`` cached in one of the sequences (0: none)."""
+        with self._cond:
+            return max(shared_turns(s.history, conversation) for s in self._seqs)
+
     @property
     def queued(self) -> int:
         with self._cond:

@@ -2,9 +2,13 @@
 
 Two ways to serve many conversations:
 
-- ``parallel > 1`` (batched): one llama.cpp context holds ``parallel`` sequences and a decode
-  thread advances all of them in each token step (:mod:`voxloop.engines.llm.llama_batch`), with
-  ``workers × n_threads`` threads. N replies then cost about one forward pass per token step.
+- ``parallel > 1`` (batched): ``workers`` llama.cpp contexts on one copy of the weights, each
+  holding ``parallel / workers`` sequences, each advancing all of its sequences in every token
+  step on ``n_threads`` threads (:mod:`voxloop.engines.llm.llama_batch`). A reply goes to the
+  context that caches its conversation, else to the least loaded one. Several one-thread
+  contexts rather than one context of several threads: llama.cpp's threads meet at a barrier
+  after every operation, and beside the ASR and TTS on the same cores one two-thread context
+  collapsed (voice-to-voice 19 s where one thread per context gave 2 s, 2 sessions, 2 busy cores).
 - ``parallel = 1``: a ``Llama`` object is not thread-safe, so the engine keeps a pool of
   ``workers`` instances; each generation borrows one.
 
@@ -52,9 +56,9 @@ def _cpu_count() -> int:
 class LlamaCppLLM(LLMEngine):
     """``llama`` (embedded SmolLM2-135M) or ``llama:/path/model.gguf``.
 
-    With ``parallel > 1``, one context decodes up to ``parallel`` generations together with
-    ``workers × n_threads`` threads; its KV cache (``parallel × n_ctx`` tokens, ``kv_cache``
-    q8_0 or f16) is allocated at load. A step evaluates at most ``prefill_chunk`` prompt tokens
+    With ``parallel > 1``, ``workers`` contexts of ``n_threads`` threads each decode up to
+    ``parallel`` generations together; their KV caches (``parallel × n_ctx`` tokens in all,
+    ``kv_cache`` q8_0 or f16) are allocated at load. A step evaluates at most ``prefill_chunk`` prompt tokens
     beside the generating sequences' tokens. Past ``max_waiting`` queued generations (0: four
     times what runs at once) a new one fails with ``server_busy``. With ``parallel = 1``, ``workers`` generations run
     in parallel, each on its own ``Llama`` instance with ``n_threads`` threads.
@@ -100,7 +104,7 @@ class LlamaCppLLM(LLMEngine):
         self.kv_cache = kv_cache
         self.max_waiting = max_waiting  # 0: 4 x capacity (see llama_batch, llama_pool)
         self._pool: Pool | None = None
-        self._decoder: BatchDecoder | None = None
+        self._decoders: list[BatchDecoder] = []
         self.on_wait: Callable[[float, int], None] | None = None  # (seconds queued, priority) per generation
         self._tokens_generated = 0
         self._count_lock = threading.Lock()
@@ -151,20 +155,35 @@ class LlamaCppLLM(LLMEngine):
             self._load_instances(path)
             return
         self.chat_format = llama.chat_format
-        threads = self.n_threads * self.workers
+        contexts = min(self.workers, self.parallel)
+        n_seq = -(-self.parallel // contexts)
         try:
-            self._decoder = BatchDecoder(llama, n_seq=self.parallel, n_ctx=self.n_ctx, n_threads=threads,
-                                         prefill_chunk=self.prefill_chunk, kv_cache=self.kv_cache,
-                                         max_waiting=self.max_waiting)
+            for i in range(contexts):
+                decoder = BatchDecoder(llama, n_seq=n_seq, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                       prefill_chunk=self.prefill_chunk, kv_cache=self.kv_cache,
+                                       max_waiting=self.max_waiting, name=f"llama-batch-{i}")
+                decoder.on_wait = self._waited
+                self._decoders.append(decoder)
         except BackendError as e:
+            self.close()
             raise BackendUnavailable(str(e)) from e
-        self._decoder.on_wait = self._waited
-        logger.info("loaded %s: one batched context, %d sequences of n_ctx=%d, %d thread(s), chat format %s",
-                    path.name, self.parallel, self.n_ctx, threads, self.chat_format)
+        self.parallel = n_seq * contexts
+        logger.info("loaded %s: %d batched context(s) of %d sequences (n_ctx=%d), %d thread(s) each, chat "
+                    "format %s", path.name, contexts, n_seq, self.n_ctx, self.n_threads, self.chat_format)
+
+    def _route(self, conversation: tuple[Turn, ...]) -> BatchDecoder:
+        """The context for a reply: the one caching its conversation if it has room, else the least
+        loaded (free sequences less waiting jobs), then the one caching it."""
+        def key(d: BatchDecoder) -> tuple[bool, int, int]:
+            room = d.idle - d.queued
+            shared = d.affinity(conversation)
+            return room > 0 and shared > 0, room, shared
+
+        return max(self._decoders, key=key)
 
     def close(self) -> None:
-        if self._decoder is not None:
-            self._decoder.close()
+        for decoder in self._decoders:
+            decoder.close()
         super().close()
 
     def _waited(self, seconds: float, priority: int) -> None:
@@ -179,8 +198,8 @@ class LlamaCppLLM(LLMEngine):
     @property
     def queued(self) -> int:
         """Generations waiting for an instance (or a sequence)."""
-        if self._decoder is not None:
-            return self._decoder.queued
+        if self._decoders:
+            return sum(d.queued for d in self._decoders)
         return self._pool.queued if self._pool is not None else 0
 
     @property
@@ -191,8 +210,8 @@ class LlamaCppLLM(LLMEngine):
     @property
     def idle_workers(self) -> int:
         """Instances (or sequences) not generating now (all when idle or not loaded)."""
-        if self._decoder is not None:
-            return self._decoder.idle
+        if self._decoders:
+            return sum(d.idle for d in self._decoders)
         return self._pool.idle if self._pool is not None else self.capacity
 
     @property
@@ -204,7 +223,7 @@ class LlamaCppLLM(LLMEngine):
         """Exact count with the model's tokenizer (loads the model if needed: blocking)."""
         self.prewarm()
         # Tokenizing only reads the vocabulary, which is safe beside a running generation.
-        llama = self._decoder.llama if self._decoder is not None else self._pool.any() if self._pool else None
+        llama = self._decoders[0].llama if self._decoders else self._pool.any() if self._pool else None
         assert llama is not None
         tokens = llama.tokenize(text.encode(), add_bos=False, special=True)
         return len(tokens)
@@ -239,12 +258,13 @@ class LlamaCppLLM(LLMEngine):
             raise
         except Exception as e:
             raise BackendUnavailable(f"cannot load the llama.cpp model: {e}") from e
-        if self._decoder is not None:
-            steps: Steps = BatchSteps(self._decoder, conversation, options, stop, self._count)
+        if self._decoders:
+            decoder = self._route(conversation)
+            steps: Steps = BatchSteps(decoder, conversation, options, stop, self._count)
             try:
                 yield from self._steps(steps, options, step)
             finally:
-                self._decoder.remember(conversation, (*conversation, ("assistant", "".join(steps.said))))
+                decoder.remember(conversation, (*conversation, ("assistant", "".join(steps.said))))
             return
         assert self._pool is not None
         slot = self._pool.acquire(conversation, options.priority, stop)
