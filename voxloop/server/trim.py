@@ -4,8 +4,9 @@ hostile load").
 Under the fuzz traffic of ``bench/fuzz_memory.py`` the Python objects of the server stayed flat
 while its RSS grew by a tenth: glibc's allocator keeps the blocks freed after big requests
 (uploads, long speech, 1 MiB messages) in its arenas, and ``malloc_trim(0)`` gives them back. It
-takes ~16 ms, so it runs in a thread, at most every ``min_interval_s``, when a REST job or a
-realtime session ends. Without glibc (macOS, musl) it does nothing.
+takes ~16 ms, so it runs on the loop's default executor (not awaited: nobody waits for it), at
+most every ``min_interval_s``, when a REST job or a realtime session ends. Without glibc (macOS,
+musl) it does nothing.
 """
 
 from __future__ import annotations
@@ -52,16 +53,23 @@ class Trimmer:
     def for_this_process(cls) -> Trimmer:
         return cls(glibc_trim())
 
-    async def after_large_work(self) -> None:
+    def after_large_work(self) -> None:
+        """Trim in a worker thread if the last trim is ``min_interval_s`` old (returns at once)."""
         if self._trim is None or self._clock() - self._last < self.min_interval_s:
             return
         self._last = self._clock()
-        try:
-            await asyncio.to_thread(self._trim)
-        except OSError as e:  # pragma: no cover - ctypes failing at call time
-            logger.debug("malloc_trim failed: %s", e)
-            return
         self.trims += 1
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop: do it here
+            self._trim()
+            return
+        loop.run_in_executor(None, self._trim).add_done_callback(_log_failure)
+
+
+def _log_failure(done: asyncio.Future[object]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        logger.debug("malloc_trim failed: %s", done.exception())
 
 
 class Lane:
@@ -87,4 +95,4 @@ class Lane:
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         self.release()
-        await self._trimmer.after_large_work()
+        self._trimmer.after_large_work()
