@@ -65,8 +65,8 @@ class WindowedCut:
         ready = planned if final or settled else planned[:-1]
         out = [(max(self.start + lo, self.done), self.start + hi) for lo, hi in ready]
         ready_samples = [(lo, self.buffer[lo - self.start : hi - self.start]) for lo, hi in out if hi > lo]
-        if ready_samples:
-            self.done = out[-1][1]
+        if out:
+            self.done = max(self.done, out[-1][1])
         if not final:
             keep = planned[-1][0] if planned and not settled else max(0, n - self._quiet)
             self._drop(keep // self.step * self.step)  # the views above keep their samples
