@@ -9,6 +9,7 @@ RSS that grows while Python bytes stay flat, and falls at the trim, is memory gl
 keeps after use.
 
     python bench/fuzz_memory.py --minutes 2
+    python bench/fuzz_memory.py --minutes 5 --every 60 --trim-each   # what stays after each trim
     MALLOC_ARENA_MAX=2 python bench/fuzz_memory.py --minutes 2   # fewer allocator arenas
 """
 
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import random
@@ -46,6 +48,11 @@ def _rss_mib() -> float:
     return 0.0
 
 
+def _resamplers() -> int:
+    """Live soxr stream resamplers (each holds native filter state tracemalloc does not see)."""
+    return sum(1 for o in gc.get_objects() if type(o).__name__ == "ResampleStream")
+
+
 def _serve(report: Path, argv: list[str]) -> int:
     """Run ``voxloop serve`` in this process with tracemalloc on; SIGUSR1 appends a report to
     ``report``, SIGUSR2 the same after ``malloc_trim(0)``."""
@@ -54,7 +61,11 @@ def _serve(report: Path, argv: list[str]) -> int:
 
     def on_signal(signum: int, _frame: object) -> None:
         entry: dict[str, Any] = {"t": time.time(), "rss_mib": round(_rss_mib(), 1)}
-        if signum == signal.SIGUSR2:
+        if signum == signal.SIGUSR2:  # what a full collection frees, then what the trim gives back
+            entry["resamplers"] = _resamplers()
+            entry["gc_freed"] = gc.collect()
+            entry["resamplers_after_gc"] = _resamplers()
+            entry["rss_after_gc_mib"] = round(_rss_mib(), 1)
             libc = ctypes.CDLL("libc.so.6")
             t0 = time.perf_counter()
             libc.malloc_trim(0)
@@ -186,8 +197,9 @@ def _run(args: argparse.Namespace) -> None:
             step = min(args.every, left)
             asyncio.run(_hostile(base, step, counts))
             left -= step
-            last = _report(proc, report)
-            print(f"rss {last['rss_mib']:7.1f} MiB  python {last['python_mib']:6.1f} MiB  requests {counts}",
+            last = _report(proc, report, signal.SIGUSR2 if args.trim_each else signal.SIGUSR1)
+            trimmed = f"  after trim {last['rss_after_trim_mib']:7.1f} MiB" if args.trim_each else ""
+            print(f"rss {last['rss_mib']:7.1f} MiB{trimmed}  python {last['python_mib']:6.1f} MiB  requests {counts}",
                   flush=True)
         time.sleep(5)  # idle again
         _report(proc, report, signal.SIGUSR2)
@@ -212,6 +224,8 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=2.0)
     p.add_argument("--every", type=float, default=30.0, help="seconds between reports")
     p.add_argument("--warmup", type=float, default=20.0, help="seconds of load before the first report")
+    p.add_argument("--trim-each", action="store_true", help="malloc_trim(0) at every report (is what stays live "
+                   "growing, or a plateau?)")
     p.add_argument("--report", default="/tmp/voxloop-fuzz-memory.jsonl")
     p.add_argument("--log", default="/tmp/voxloop-fuzz-memory.log")
     _run(p.parse_args())
