@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 from starlette.applications import Starlette
 
 from voxloop.audio import Audio, wav_bytes
@@ -299,6 +300,39 @@ async def test_too_long_audio_is_413() -> None:
     error = assert_error(await transcribe(app, tones(3.0)), 413, "file")
     assert error["code"] == "audio_too_long"
     assert (await transcribe(app, tones(0.5))).status_code == 200
+
+
+async def test_a_long_upload_is_decoded_and_transcribed_window_by_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 140 s file: never decoded whole; the first piece is transcribed before the last window
+    is decoded, and the pieces' times are stitched in order."""
+    from voxloop.server import rest_transcribe
+
+    log: list[str] = []
+    real = rest_transcribe.decode_windows
+
+    def recorded(*args: Any, **kwargs: Any) -> Iterator[Float32Array]:
+        for window in real(*args, **kwargs):
+            log.append(f"window {len(window)}")
+            yield window
+
+    class Logged(FakeASR):
+        def transcribe_sync(self, audio: Audio, options: TranscribeOptions = TranscribeOptions()) -> Transcript:  # noqa: B008
+            log.append(f"decode {audio.duration:.1f}")
+            return super().transcribe_sync(audio, options)
+
+    monkeypatch.setattr(rest_transcribe, "decode_windows", recorded)
+    r = await transcribe(make_app(FakeStack(Logged(("one",)))), tones(*[8.0] * 14, gap=2.0),
+                         response_format="verbose_json")
+    assert r.status_code == 200, r.text
+    windows = [i for i, e in enumerate(log) if e.startswith("window")]
+    decodes = [i for i, e in enumerate(log) if e.startswith("decode")]
+    assert len(windows) == 5 and all(int(log[i].split()[1]) <= 30 * RATE for i in windows)
+    assert decodes[0] < windows[-1]  # transcribing began before the file was decoded
+    assert all(float(log[i].split()[1]) <= 25.0 for i in decodes)
+    body = r.json()
+    assert body["duration"] == pytest.approx(140.0, abs=0.1)
+    starts = [s["start"] for s in body["segments"]]
+    assert len(starts) == len(decodes) and starts == sorted(starts) and body["segments"][-1]["end"] <= 140.1
 
 
 async def test_backend_failure_is_5xx_and_the_server_recovers() -> None:

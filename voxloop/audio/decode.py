@@ -1,18 +1,25 @@
-"""Decode any common audio container (wav/flac/mp3/ogg/m4a/webm...) with PyAV."""
+"""Decode any common audio container (wav/flac/mp3/ogg/m4a/webm...) with PyAV.
+
+:func:`decode_windows` decodes piece by piece (one window of samples held at a time, whatever
+the file's length); :func:`decode_audio` is the whole file in one array.
+"""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from voxloop.audio.pcm import Audio, resample
+from voxloop.audio.pcm import Audio, Float32Array, resample
 from voxloop.errors import AudioDecodeError
 
-__all__ = ["SUPPORTED_FORMATS", "AudioTooLong", "decode_audio", "decode_file"]
+__all__ = ["SUPPORTED_FORMATS", "WINDOW_S", "AudioTooLong", "decode_audio", "decode_file", "decode_windows"]
 
 SUPPORTED_FORMATS = ("wav", "flac", "mp3", "ogg", "oga", "opus", "m4a", "mp4", "mpeg", "mpga", "webm", "aac")
+WINDOW_S = 30.0  # what decode_windows yields at a time
 
 
 def decode_file(path: str | Path, sample_rate: int = 16000) -> Audio:
@@ -43,36 +50,65 @@ def decode_audio(data: bytes, sample_rate: int = 16000, name: str = "audio",
     ``max_seconds`` stops decoding as soon as it is passed (:class:`AudioTooLong`), so a small
     file of very low bitrate cannot expand to gigabytes of samples.
     """
-    limit = int(max_seconds * sample_rate) if max_seconds is not None else None
-    decoded = 0
-    if not data:
-        raise AudioDecodeError(f"{name}: empty file (0 bytes)")
+    windows = list(decode_windows(data, sample_rate, name=name, max_seconds=max_seconds))
+    return Audio(np.concatenate(windows) if len(windows) > 1 else windows[0], sample_rate)
+
+
+def decode_windows(source: bytes | BinaryIO, sample_rate: int = 16000, *, window_s: float = WINDOW_S,
+                   name: str = "audio", max_seconds: float | None = None) -> Generator[Float32Array, None, None]:
+    """Mono float32 at ``sample_rate`` in windows of ``window_s`` (the last one shorter), decoded
+    as they are asked for: at most one window (and one codec frame) is held at a time.
+
+    ``source`` is the encoded file, in memory or as a seekable binary file (an upload spooled to
+    disk stays there). Errors as :func:`decode_audio`: empty, undecodable, longer than
+    ``max_seconds``.
+    """
+    if isinstance(source, bytes):
+        if not source:
+            raise AudioDecodeError(f"{name}: empty file (0 bytes)")
+        source = io.BytesIO(source)
     import av
 
-    chunks: list[np.ndarray] = []
+    window = max(1, int(window_s * sample_rate))
+    limit = int(max_seconds * sample_rate) if max_seconds is not None else None
+    pending: list[Float32Array] = []
+    held = decoded = 0
     try:
-        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+        with av.open(source, mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise AudioDecodeError(f"{name}: no audio stream found (not an audio file?)")
-            stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-                    decoded += len(chunks[-1])
+            for piece in _mono(container, sample_rate):
+                pending.append(piece)
+                held += len(piece)
+                decoded += len(piece)
                 if limit is not None and decoded > limit:
                     raise AudioTooLong(f"{name}: audio is longer than {max_seconds:.0f} s")
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+                while held >= window:
+                    joined = np.concatenate(pending)
+                    rest = joined[window:].copy()
+                    pending, held = ([rest] if len(rest) else []), len(rest)
+                    yield joined[:window]
     except AudioDecodeError:
         raise
     except (av.error.FFmpegError, ValueError, OSError, IndexError) as e:
         reason = str(e).split(":")[0] if str(e) else type(e).__name__
         raise AudioDecodeError(f"{name}: cannot decode audio ({reason.strip().lower()})") from e
-    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    if samples.size == 0:
+    if decoded == 0:
         raise AudioDecodeError(f"{name}: contains no audio samples")
-    return Audio(samples, sample_rate)
+    if held:
+        yield np.concatenate(pending)
+
+
+def _mono(container: Any, sample_rate: int) -> Iterator[Float32Array]:
+    """The first audio stream's samples, frame by frame, resampled (the resampler flushed at the end)."""
+    import av
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    for frame in container.decode(container.streams.audio[0]):
+        for out in resampler.resample(frame):
+            yield np.asarray(out.to_ndarray().reshape(-1), np.float32)
+    for out in resampler.resample(None):
+        yield np.asarray(out.to_ndarray().reshape(-1), np.float32)
 
 
 def ensure_rate(audio: Audio, sample_rate: int) -> Audio:

@@ -99,6 +99,7 @@ async def endpoint(ws: WebSocket) -> None:
         state.scheduler.close_stream()
         state.release_session()
         state.release_client(ip, who.key)
+        state.trimmer.after_large_work()  # a session's audio and messages, back to the system
 
 
 async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: str, resume: str | None,

@@ -16,6 +16,7 @@ from voxloop.engines.base import ASREngine
 from voxloop.engines.types import TranscribeOptions, Transcript
 from voxloop.errors import AudioDecodeError, InvalidRequest, VoxloopError
 from voxloop.server.state import ServerState
+from voxloop.server.trim import Lane
 
 __all__ = [
     "BodyTimeout",
@@ -141,7 +142,7 @@ async def limited_stream(request: Request, max_bytes: int, *, overhead: int = 0)
         yield chunk
 
 
-async def held(lane: asyncio.Semaphore, items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+async def held(lane: Lane, items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
     """``items``, produced while holding a place in ``lane`` (REST's share of the engines: live
     conversations keep the rest), closed with it."""
     async with lane:

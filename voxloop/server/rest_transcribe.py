@@ -7,33 +7,33 @@ Fields: ``file`` and ``model`` (required; any model name means this server's ASR
 ``transcript.text.done``) and the voxloop extension ``hotwords`` (comma-separated; biases
 decoding and is added to the server's vocabulary correction for this request).
 
-Files of any length are segmented by the server's VAD and transcribed whole.
+Files of any length are decoded window by window (30 s of samples at a time, from the upload
+spooled to disk), cut by the server's VAD and transcribed chunk by chunk, so memory stays
+bounded whatever the length; every format PyAV reads is decoded this way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import contextlib
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from typing import BinaryIO
 
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from voxloop.audio import SUPPORTED_FORMATS, Audio, decode_audio
-from voxloop.audio.decode import AudioTooLong
+from voxloop.audio import SUPPORTED_FORMATS
+from voxloop.audio.decode import AudioTooLong, decode_windows
+from voxloop.audio.pcm import Float32Array
 from voxloop.dialogue.vocabulary import Vocabulary
-from voxloop.engines.asr.longform import (
-    Transcribes,
-    plan_chunks,
-    speech_regions,
-    transcribe_long_async,
-)
-from voxloop.engines.base import VADEngine
+from voxloop.engines.asr.longform import join_transcripts
+from voxloop.engines.asr.windowed import transcribe_windows
 from voxloop.engines.types import OFFLINE_BEAM_SIZE, TranscribeOptions, Transcript
 from voxloop.errors import AudioDecodeError, InvalidRequest, VoxloopError
 from voxloop.server.rest_common import (
@@ -62,7 +62,7 @@ SERVER_HOTWORD_CHARS = 400  # about the half of Whisper's prompt that hot words 
 
 @dataclass(frozen=True, slots=True)
 class TranscriptionRequest:
-    data: bytes
+    file: BinaryIO  # the upload, spooled to disk past 1 MB; open until the form is closed
     filename: str
     model: str
     response_format: str
@@ -74,36 +74,49 @@ class TranscriptionRequest:
 @api
 async def transcriptions(request: Request) -> Response:
     state = server_state(request)
-    config = state.config
-    req = await _read_request(request, config.max_upload_bytes)
-    if req.stream:
-        return await _streamed(state, req)
-    async with state.rest_jobs:  # REST's share of the engines (and of memory): one upload at a time
-        return await _transcribed(state, req)
+    req, form = await _read_request(request, state.config.max_upload_bytes)
+    owned: FormData | None = form
+    try:
+        if req.stream:
+            response = await _streamed(state, req, form)
+            owned = None  # the stream closes it when done
+            return response
+        async with state.rest_jobs:  # REST's share of the engines (and of memory): one upload at a time
+            return await _transcribed(state, req)
+    finally:
+        if owned is not None:
+            await owned.close()
 
 
-async def _streamed(state: ServerState, req: TranscriptionRequest) -> Response:
+async def _streamed(state: ServerState, req: TranscriptionRequest, form: FormData) -> Response:
+    upload = _Upload(req.file, req.filename, state.config.max_upload_seconds)
     async with state.rest_jobs:
-        audio, options, vocabulary = await _prepare(state, req)
-    events = held(state.rest_jobs, _sse(background_asr(state), state.stack.vad, audio, options, vocabulary))
-    return StreamingResponse(events, media_type="text/event-stream",
+        options, vocabulary = await _prepare(state, req)
+        windows = await upload.primed()  # an undecodable file is still a 4xx, not an error event
+    pieces = transcribe_windows(background_asr(state), state.stack.vad, windows, options)
+    events = held(state.rest_jobs, _sse(pieces, vocabulary))
+    return StreamingResponse(events, media_type="text/event-stream", background=BackgroundTask(form.close),
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _prepare(state: ServerState, req: TranscriptionRequest) -> tuple[Audio, TranscribeOptions,
-                                                                           Vocabulary | None]:
-    audio = await asyncio.to_thread(_decode, req.data, req.filename, state.config.max_upload_seconds)
+async def _prepare(state: ServerState, req: TranscriptionRequest) -> tuple[TranscribeOptions, Vocabulary | None]:
     server_vocabulary = getattr(state, "vocabulary", None)
     if not isinstance(server_vocabulary, Vocabulary):
         server_vocabulary = None
     options = _with_server_hotwords(req.options, server_vocabulary)
     vocabulary = await asyncio.to_thread(_vocabulary, server_vocabulary, req.options.hotwords)
-    return audio, options, vocabulary
+    return options, vocabulary
 
 
 async def _transcribed(state: ServerState, req: TranscriptionRequest) -> Response:
-    audio, options, vocabulary = await _prepare(state, req)
-    transcript = await transcribe_long_async(background_asr(state), state.stack.vad, audio, options)
+    options, vocabulary = await _prepare(state, req)
+    upload = _Upload(req.file, req.filename, state.config.max_upload_seconds)
+    pieces = transcribe_windows(background_asr(state), state.stack.vad, upload.windows(), options)
+    try:
+        parts = [part async for part in pieces]
+    finally:
+        await pieces.aclose()
+    transcript = join_transcripts(parts, upload.seconds, options.language or "en")
     if vocabulary is not None:  # a big vocabulary over a long file takes a while: off the loop
         transcript = await asyncio.to_thread(apply_vocabulary, transcript, vocabulary)
     body, media_type = render(transcript, req.response_format, req.granularities)
@@ -113,7 +126,8 @@ async def _transcribed(state: ServerState, req: TranscriptionRequest) -> Respons
 # --------------------------------------------------------------------------- the form
 
 
-async def _read_request(request: Request, max_bytes: int) -> TranscriptionRequest:
+async def _read_request(request: Request, max_bytes: int) -> tuple[TranscriptionRequest, FormData]:
+    """The form's fields and its open file; the caller closes the form."""
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise InvalidRequest("send the audio as multipart/form-data with a 'file' field", param="file")
@@ -127,13 +141,18 @@ async def _read_request(request: Request, max_bytes: int) -> TranscriptionReques
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidRequest("'file' is required (the audio file to transcribe)", param="file")
-        if upload.size is not None and upload.size > max_bytes:
-            raise PayloadTooLarge(f"file is {upload.size} bytes; this server accepts at most {max_bytes}",
+        size = upload.size if upload.size is not None else await asyncio.to_thread(_size, upload.file)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"file is {size} bytes; this server accepts at most {max_bytes}",
                                   param="file")
-        data = await upload.read()
-        return _parse_fields(form, data, upload.filename or "file")
-    finally:
+        return _parse_fields(form, upload.file, size, upload.filename or "file"), form
+    except BaseException:
         await form.close()
+        raise
+
+
+def _size(file: BinaryIO) -> int:
+    return file.seek(0, 2)
 
 
 def _text(form: FormData, name: str) -> str | None:
@@ -145,8 +164,8 @@ def _text(form: FormData, name: str) -> str | None:
     return value.strip()
 
 
-def _parse_fields(form: FormData, data: bytes, filename: str) -> TranscriptionRequest:
-    if not data:
+def _parse_fields(form: FormData, file: BinaryIO, size: int, filename: str) -> TranscriptionRequest:
+    if not size:
         raise InvalidRequest(f"{filename}: the uploaded file is empty", param="file", code="empty_file")
     model = _text(form, "model")
     if not model:
@@ -193,7 +212,7 @@ def _parse_fields(form: FormData, data: bytes, filename: str) -> TranscriptionRe
         or response_format in ("srt", "vtt"),  # subtitle cues are cut at word times
     )
     return TranscriptionRequest(
-        data=data,
+        file=file,
         filename=filename,
         model=model,
         response_format=response_format,
@@ -222,33 +241,77 @@ def _with_server_hotwords(options: TranscribeOptions, server: Vocabulary | None)
 # --------------------------------------------------------------------------- decoding
 
 
-def _decode(data: bytes, filename: str, max_seconds: float) -> Audio:
-    """Blocking: refuse over-long audio from its header when it tells, then decode."""
-    declared = _declared_duration(data)
-    if declared is not None and declared > max_seconds:
-        raise _too_long(declared, max_seconds)
-    try:
-        audio = decode_audio(data, ASR_RATE, name=filename, max_seconds=max_seconds + 1.0)
-    except AudioTooLong as e:
-        raise PayloadTooLarge(f"audio is longer than {max_seconds:.0f} s, the most this server accepts",
-                              param="file", code="audio_too_long") from e
-    except AudioDecodeError as e:
-        raise UnsupportedAudio(f"{e.message}. Supported formats: {', '.join(SUPPORTED_FORMATS)}",
-                               param="file") from e
-    if audio.duration > max_seconds:
-        raise _too_long(audio.duration, max_seconds)
-    return audio
+class _Upload:
+    """The uploaded file's audio at 16 kHz, window by window, each decoded off the event loop;
+    over-long audio is refused from its header when it tells, else once decoding passes it."""
+
+    def __init__(self, file: BinaryIO, filename: str, max_seconds: float) -> None:
+        self.file = file
+        self.filename = filename
+        self.max_seconds = max_seconds
+        self.seconds = 0.0  # decoded so far
+
+    async def windows(self) -> AsyncGenerator[Float32Array, None]:
+        declared = await asyncio.to_thread(_declared_duration, self.file)
+        if declared is not None and declared > self.max_seconds:
+            raise _too_long(declared, self.max_seconds)
+        decoded = decode_windows(self.file, ASR_RATE, name=self.filename, max_seconds=self.max_seconds + 1.0)
+        try:
+            while (window := await asyncio.to_thread(self._next, decoded)) is not None:
+                yield window
+        finally:
+            with contextlib.suppress(ValueError):  # still decoding in its thread (we were cancelled):
+                decoded.close()  # it is closed when collected
+
+    async def primed(self) -> AsyncGenerator[Float32Array, None]:
+        """:meth:`windows` with the first one already decoded (its errors raised here)."""
+        windows = self.windows()
+        try:
+            first = await anext(windows, None)
+        except BaseException:
+            await windows.aclose()
+            raise
+
+        async def chained() -> AsyncGenerator[Float32Array, None]:
+            try:
+                if first is not None:
+                    yield first
+                async for window in windows:
+                    yield window
+            finally:
+                await windows.aclose()
+
+        return chained()
+
+    def _next(self, decoded: Iterator[Float32Array]) -> Float32Array | None:
+        try:
+            window = next(decoded, None)
+        except AudioTooLong as e:
+            raise PayloadTooLarge(f"audio is longer than {self.max_seconds:.0f} s, the most this server "
+                                  "accepts", param="file", code="audio_too_long") from e
+        except AudioDecodeError as e:
+            raise UnsupportedAudio(f"{e.message}. Supported formats: {', '.join(SUPPORTED_FORMATS)}",
+                                   param="file") from e
+        if window is not None:
+            self.seconds += len(window) / ASR_RATE
+            if self.seconds > self.max_seconds:
+                raise _too_long(self.seconds, self.max_seconds)
+        return window
 
 
-def _declared_duration(data: bytes) -> float | None:
+def _declared_duration(file: BinaryIO) -> float | None:
+    """Blocking: the container's duration when its header tells (the file is rewound)."""
     import av
 
     try:
-        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+        file.seek(0)
+        with av.open(file, mode="r", metadata_errors="ignore") as container:
             if container.duration is not None and container.duration > 0:
                 return float(container.duration) / 1_000_000  # AV_TIME_BASE
     except (av.error.FFmpegError, ValueError, OSError, IndexError):
-        return None  # decode_audio gives the precise error
+        return None  # decoding gives the precise error
+    finally:
+        file.seek(0)
     return None
 
 
@@ -260,28 +323,13 @@ def _too_long(seconds: float, limit: float) -> PayloadTooLarge:
 # --------------------------------------------------------------------------- transcription
 
 
-async def _pieces(
-    asr: Transcribes, vad: VADEngine, audio: Audio, options: TranscribeOptions
-) -> AsyncGenerator[Transcript, None]:
-    """Transcripts of the file's VAD chunks, each as soon as it is decoded.
-
-    The same cut as :func:`transcribe_long_async` (never truncated), but piece by piece
-    so that a stream can send each one as soon as it exists.
-    """
-    samples = audio.to(ASR_RATE).samples
-    probabilities = await vad.run_blocking(vad.speech_probabilities, samples)
-    regions = speech_regions(probabilities, vad.chunk_samples, len(samples))
-    for lo, hi in plan_chunks(samples, regions):
-        yield await asr.transcribe(Audio(samples[lo:hi], ASR_RATE), options)
-
-
 async def _sse(
-    asr: Transcribes, vad: VADEngine, audio: Audio, options: TranscribeOptions, vocabulary: Vocabulary | None
+    pieces: AsyncGenerator[tuple[float, Transcript], None], vocabulary: Vocabulary | None
 ) -> AsyncIterator[bytes]:
+    """``transcript.text.delta`` per decoded chunk, then ``transcript.text.done``."""
     text = ""
-    pieces = _pieces(asr, vad, audio, options)
     try:
-        async for part in pieces:
+        async for _, part in pieces:
             for segment in part.segments:
                 piece = (vocabulary.correct(segment.text) if vocabulary is not None else segment.text).strip()
                 if piece:

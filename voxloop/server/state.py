@@ -17,6 +17,7 @@ from voxloop.server.conversations import Conversations
 from voxloop.server.scenes import Scenes
 from voxloop.server.secrets import ClientSecrets
 from voxloop.server.telemetry import Telemetry
+from voxloop.server.trim import Lane, Trimmer
 from voxloop.session.transcriber import BACKGROUND, FINAL, PARTIAL, ASRScheduler
 
 __all__ = ["ServerState"]
@@ -31,7 +32,8 @@ class ServerState:
         self.active_sessions = 0
         self.secrets = ClientSecrets()
         self.sessions_by: collections.Counter[str] = collections.Counter()  # "ip:…" / "key:…" -> open sessions
-        self.rest_jobs = asyncio.Semaphore(config.rest_jobs)  # REST's share of the engines
+        self.trimmer = Trimmer.for_this_process()  # freed heap back to the system after large work
+        self.rest_jobs = Lane(config.rest_jobs, self.trimmer)  # REST's share of the engines
         self.vocabulary: object | None = None  # voxloop.dialogue.vocabulary.Vocabulary
         self.scenes = Scenes()  # personas and presets (set by the CLI at start)
         self._scheduler: ASRScheduler | None = None

@@ -77,16 +77,22 @@ def speech_regions(
 
 
 def plan_chunks(
-    samples: Float32Array, regions: Sequence[tuple[int, int]] | None, plan: ChunkPlan = ChunkPlan()
+    samples: Float32Array,
+    regions: Sequence[tuple[int, int]] | None,
+    plan: ChunkPlan = ChunkPlan(),
+    *,
+    whole_if_short: bool = True,
 ) -> list[tuple[int, int]]:
     """Group speech ``regions`` into chunks of at most ``max_chunk_s``; ``None`` means no
     VAD: cut the whole audio into windows. Regions longer than a chunk are cut at their
-    quietest point, so every sample of every region lands in exactly one chunk."""
+    quietest point, so every sample of every region lands in exactly one chunk.
+    ``whole_if_short``: ``samples`` is a whole file; if it fits one Whisper window (and has
+    speech) it is one chunk."""
     limit = int(plan.max_chunk_s * SR)
     search = min(int(plan.search_s * SR), limit // 2)
     if regions is None:
         return split_at_quiet_points(samples, limit, search) if len(samples) else []
-    if regions and len(samples) <= int(MAX_WINDOW_S * SR):
+    if whole_if_short and regions and len(samples) <= int(MAX_WINDOW_S * SR):
         # A file that fits one Whisper window is decoded whole, as faster-whisper does: cutting
         # it to the VAD's regions loses soft word onsets and endings (bench/asr.py: 6.3 % WER).
         return [(0, len(samples))]

@@ -14,6 +14,7 @@ import numpy as np
 from voxloop.audio.pcm import Float32Array
 from voxloop.engines.base import TTSEngine
 from voxloop.engines.models import embedded_piper_voice
+from voxloop.engines.tts.arena import ArenaBoundSession
 from voxloop.engines.types import Capabilities, TTSOptions
 from voxloop.errors import BackendError, BackendUnavailable, InvalidRequest
 
@@ -95,7 +96,7 @@ class PiperTTS(TTSEngine):
             session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types
             raise BackendUnavailable(f"cannot load Piper voice {model}: {e}") from e
-        self._voice = PiperVoice(session=session, config=config)
+        self._voice = PiperVoice(session=ArenaBoundSession(session), config=config)  # long inputs: arena back
         self._syn_config = SynthesisConfig
         self._length_scale = float(config.length_scale or 1.0)
         self.sample_rate = int(config.sample_rate)
