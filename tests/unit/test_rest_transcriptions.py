@@ -253,7 +253,7 @@ async def test_field_errors_name_the_field() -> None:
         assert_error(r, 400, "model")
         r = await c.post("/v1/audio/transcriptions", data={"model": "whisper-1"}, files={"x": ("a", b"1")})
         assert_error(r, 400, "file")
-        assert_error(await c.post("/v1/audio/transcriptions", json={"model": "whisper-1"}), 400, "file")
+        assert_error(await c.post("/v1/audio/transcriptions", json={"model": "whisper-1"}), 415, "file")
     assert (await transcribe(app)).status_code == 200
 
 

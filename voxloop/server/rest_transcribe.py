@@ -39,6 +39,7 @@ from voxloop.errors import AudioDecodeError, InvalidRequest, VoxloopError
 from voxloop.server.rest_common import (
     PayloadTooLarge,
     UnsupportedAudio,
+    UnsupportedMediaType,
     api,
     background_asr,
     error_body,
@@ -130,7 +131,8 @@ async def _read_request(request: Request, max_bytes: int) -> tuple[Transcription
     """The form's fields and its open file; the caller closes the form."""
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
-        raise InvalidRequest("send the audio as multipart/form-data with a 'file' field", param="file")
+        raise UnsupportedMediaType("send the audio as multipart/form-data with a 'file' field "
+                                   f"(got {content_type or 'no content type'!r})", param="file")
     parser = MultiPartParser(request.headers, limited_stream(request, max_bytes, overhead=_FORM_SLACK),
                              max_files=2, max_fields=64, max_part_size=_MAX_FIELD_BYTES)
     try:
