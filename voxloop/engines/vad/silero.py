@@ -2,9 +2,13 @@
 
 The weights are ``silero_vad_v6.onnx`` (MIT), shipped inside the ``faster-whisper`` wheel's
 assets; any Silero v6 ONNX file can be given by path. One inference session is shared by every
-stream; each stream carries its own recurrent state. A stream scores all the whole 32 ms windows of one
-push (an append: 100 ms from most clients) in one ``run`` (see :meth:`SileroVAD._score`): ~0.25 ms
-of CPU per push on a loaded 2-core machine, where one ``run`` per window cost ~0.25 ms per window.
+stream; each stream carries its own recurrent state. A stream scores all the whole 32 ms windows
+of one push (an append: 100 ms from most clients) in one ``run`` (see :meth:`SileroVAD._score`):
+in a tight loop on a loaded 2-core machine ~0.45 ms of CPU per 3-window push, where a ``run``
+per window cost ~0.75 ms. In a live session (cold caches, the executor hop) the VAD thread
+still spends ~1 ms per push, ~10 ms per second of streamed audio: the largest cost of a front
+whose other engines are remote (bench/remote.py). The session options pin one intra-op and one
+inter-op thread (sequential execution, no spinning pool).
 """
 
 from __future__ import annotations
