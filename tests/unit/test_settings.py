@@ -59,6 +59,12 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
     assert load_settings(environ={"VOXLOOP_CONFIG": path}).port == 9000
 
 
+def test_ws_compression_is_on_unless_turned_off() -> None:
+    assert load_settings().server.ws_compression is True
+    assert load_settings(flags={"ws_compression": False}).server.ws_compression is False
+    assert load_settings(environ={"VOXLOOP_WS_COMPRESSION": "false"}).server.ws_compression is False
+
+
 def test_the_example_file_is_valid_and_has_every_key() -> None:
     s = load_settings(config=str(EXAMPLE))
     assert s.server == ServerConfig() and s.port == 8000

@@ -32,11 +32,16 @@ class Audio:
         return float_to_pcm16(self.samples)
 
 
+_PCM16_SCALE = np.float32(1.0 / 32768.0)
+
+
 def pcm16_to_float(data: bytes | bytearray | memoryview) -> Float32Array:
     """Little-endian signed 16-bit PCM bytes to float32 samples. Odd trailing bytes are an error."""
     if len(data) % 2:
         raise ValueError(f"PCM16 data must have an even number of bytes, got {len(data)}")
-    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    x = np.frombuffer(data, dtype="<i2").astype(np.float32)
+    x *= _PCM16_SCALE  # in place: one array per call (a power of two: the same values as / 32768)
+    return x
 
 
 def float_to_pcm16(samples: npt.NDArray[np.floating]) -> bytes:

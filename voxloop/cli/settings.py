@@ -78,6 +78,8 @@ def _keys() -> tuple[Key, ...]:
             "in the file, a [voices] table); 'joe' is the embedded voice", "--voices"),
         Key("prewarm", bool, True, "load and warm every model before accepting connections", "--prewarm"),
         Key("threads", int, 0, "default threads per worker for every engine (0 = auto)", "--threads", low=0),
+        Key("ws_compression", bool, True, "compress realtime WebSocket messages (permessage-deflate) for "
+            "clients that offer it; off saves CPU, costs bandwidth", "--ws-compression"),
     ]
     keys.extend(security_keys(Key))  # (top-level keys come before any table)
     limit_help = {
@@ -396,7 +398,7 @@ def _build(values: dict[str, Value | None], origins: dict[str, str], tools: tupl
         return values.get(name)
 
     server = ServerConfig(
-        instructions=get("instructions"), server_tools=tools, store=get("memory.store") or "memory",
+        instructions=get("instructions"), server_tools=tools, ws_compression=get("ws_compression"), store=get("memory.store") or "memory",
         **{f.name: get(f"limits.{f.name}") for f in fields(ServerConfig) if f"limits.{f.name}" in values},
         **memory_server_fields(get, lambda name: origins[name]),
         tts_cache=TTSCacheSettings(memory_bytes=get("tts.cache_mb") << 20, disk_bytes=get("tts.cache_disk_mb") << 20,

@@ -41,5 +41,6 @@ def serve(
     # message over config.max_message_bytes with an error event
     ws_max_size = max(16 << 20, 2 * config.max_message_bytes)
     uvicorn.run(app, host=host, port=port, log_level="warning",
-                ws_max_size=ws_max_size, ws_ping_interval=20, ws_ping_timeout=20)
+                ws_max_size=ws_max_size,
+                ws_per_message_deflate=config.ws_compression, ws_ping_interval=20, ws_ping_timeout=20)
     return 0

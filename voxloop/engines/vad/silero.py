@@ -2,7 +2,13 @@
 
 The weights are ``silero_vad_v6.onnx`` (MIT), shipped inside the ``faster-whisper`` wheel's
 assets; any Silero v6 ONNX file can be given by path. One inference session is shared by every
-stream; each stream carries its own recurrent state. ~0.1 ms per 32 ms chunk on one core.
+stream; each stream carries its own recurrent state. A stream scores all the whole 32 ms windows
+of one push (an append: 100 ms from most clients) in one ``run`` (see :meth:`SileroVAD._score`):
+in a tight loop on a loaded 2-core machine ~0.45 ms of CPU per 3-window push, where a ``run``
+per window cost ~0.75 ms. In a live session (cold caches, the executor hop) the VAD thread
+still spends ~1 ms per push, ~10 ms per second of streamed audio: the largest cost of a front
+whose other engines are remote (bench/remote.py). The session options pin one intra-op and one
+inter-op thread (sequential execution, no spinning pool).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from voxloop.errors import MissingDependency
 __all__ = ["SileroVAD", "default_silero_path"]
 
 _CONTEXT = 64
+_BLOCK = 4096  # windows per run (a whole file: ~2 min of audio per call, ~9 MiB of input)
 
 
 def default_silero_path() -> Path:
@@ -68,12 +75,20 @@ class SileroVAD(VADEngine):
                 "(silero_vad_v6.onnx)"}
 
     def _score(self, state: _State, chunks: Float32Array) -> list[float]:
+        """All of ``chunks`` (n, 512) in one ``run``: the model's first axis is a sequence of
+        windows that its LSTM walks in order, so one call gives the same probabilities and final
+        state as n calls of one window (bit-identical, tests/integration/test_vad_silero.py) at about the
+        cost of one: ONNX Runtime's fixed cost per call (~0.2 ms) dominates a 32 ms window."""
         out: list[float] = []
-        for chunk in chunks:
-            x = np.concatenate([state.context, chunk])[None, :]
-            probs, state.h, state.c = self._session.run(None, {"input": x, "h": state.h, "c": state.c})
-            state.context = chunk[-_CONTEXT:]
-            out.append(float(np.asarray(probs).reshape(-1)[0]))
+        for i in range(0, len(chunks), _BLOCK):
+            block = chunks[i : i + _BLOCK]
+            windows = np.empty((len(block), _CONTEXT + block.shape[1]), np.float32)
+            windows[0, :_CONTEXT] = state.context
+            windows[1:, :_CONTEXT] = block[:-1, -_CONTEXT:]
+            windows[:, _CONTEXT:] = block
+            probs, state.h, state.c = self._session.run(None, {"input": windows, "h": state.h, "c": state.c})
+            state.context = windows[-1, -_CONTEXT:].copy()
+            out.extend(float(p) for p in np.asarray(probs).reshape(-1))
         return out
 
     def stream(self, options: VADOptions = VADOptions()) -> VADStream:
