@@ -63,25 +63,6 @@ async def test_a_follow_up_evaluates_only_the_new_turn(batched_llm: LlamaCppLLM)
     assert d.prompt_tokens - before < prompt / 2  # the cached prefix was not evaluated again
 
 
-async def test_barge_in_stops_within_a_token_step(batched_llm: LlamaCppLLM) -> None:
-    story = [ChatMessage("user", "Tell me a very long story about a dragon and a knight.")]
-    stream = batched_llm.chat(story, LLMOptions(max_tokens=256, temperature=0.7))
-    got = []
-    async for delta in stream:
-        got.append(delta)
-        if len(got) == 5:
-            break
-    await stream.aclose()
-    for _ in range(100):
-        if batched_llm.idle_workers == batched_llm.parallel:
-            break
-        await asyncio.sleep(0.01)
-    assert batched_llm.idle_workers == batched_llm.parallel
-    counted = batched_llm.tokens_generated
-    await asyncio.sleep(0.3)
-    assert batched_llm.tokens_generated == counted
-
-
 async def test_a_too_long_prompt_is_a_clear_error_and_the_others_go_on(batched_llm: LlamaCppLLM) -> None:
     huge = [ChatMessage("user", "word " * (batched_llm.n_ctx + 100))]
     with pytest.raises(BackendError) as info:

@@ -39,7 +39,11 @@ async def test_same_seed_same_text(real_llm: LlamaCppLLM) -> None:
     assert first == again
 
 
-async def test_cancelled_midway_stops_generating_and_returns_the_instance(real_llm: LlamaCppLLM) -> None:
+@pytest.mark.parametrize("engine", ["real_llm", "batched_llm"])
+async def test_cancelled_midway_stops_generating_and_returns_the_instance(engine: str,
+                                                                       request: pytest.FixtureRequest) -> None:
+    """Barge-in: on an instance, and on the batched context (within one token step)."""
+    real_llm: LlamaCppLLM = request.getfixturevalue(engine)
     story = [ChatMessage("user", "Tell me a very long story about a dragon and a knight.")]
     stream = real_llm.chat(story, LLMOptions(max_tokens=256, temperature=0.7))
     got = []
@@ -49,10 +53,10 @@ async def test_cancelled_midway_stops_generating_and_returns_the_instance(real_l
             break
     await stream.aclose()
     for _ in range(100):  # the worker finishes its current token, then gives the instance back
-        if real_llm.idle_workers == real_llm.workers:
+        if real_llm.idle_workers == real_llm.capacity:
             break
         await asyncio.sleep(0.01)
-    assert real_llm.idle_workers == real_llm.workers
+    assert real_llm.idle_workers == real_llm.capacity
     counted = real_llm.tokens_generated
     await asyncio.sleep(0.3)  # ~30 more tokens' time if it were still running
     assert real_llm.tokens_generated == counted
