@@ -158,7 +158,8 @@ async def test_two_contexts_share_the_load_and_a_follow_up_returns_to_its_cache(
         llm.prewarm()
         assert len(llm._decoders) == 2 and [d.n_seq for d in llm._decoders] == [2, 2]
         convos = [[SYSTEM, ChatMessage("user", q)] for q in ("Name a fruit.", "Name a colour.")]
-        streams = [llm.chat(c, GREEDY) for c in convos]
+        # long enough that the first is still generating when the second's first token comes
+        streams = [llm.chat(c, LLMOptions(max_tokens=80, temperature=0.0, seed=1)) for c in convos]
         firsts = [await anext(aiter(s)) for s in streams]  # both generating at once
         assert sorted(d.idle for d in llm._decoders) == [1, 1]  # one in each context
         replies = [f + "".join([c async for c in s if isinstance(c, str)]) for f, s in zip(firsts, streams, strict=True)]

@@ -72,7 +72,7 @@ class Job:
     probe: tuple[int, int] | None = None
     on_token: Callable[[], None] | None = None
     out: queue.SimpleQueue[object] = field(default_factory=queue.SimpleQueue)
-    queued_s: float = 0.0  # time waited for a sequence
+    submitted_at: float = 0.0  # time.monotonic() when it was queued
     abandoned: threading.Event = field(default_factory=threading.Event)  # the consumer left
 
     @property
@@ -197,7 +197,7 @@ class BatchDecoder:
             if len(self._waiting) >= self.max_waiting:
                 raise OverloadedError(f"the LLM is at capacity ({self.n_seq} replies decoding, "
                                       f"{len(self._waiting)} waiting); try again later")
-            job.queued_s = time.monotonic()
+            job.submitted_at = time.monotonic()
             self._waiting.append((job.priority, next(self._arrival), job))
             self._cond.notify_all()
         return job
@@ -270,7 +270,7 @@ class BatchDecoder:
     def _next(self) -> Job:
         """The most urgent waiting job: by priority less a level per ``aging_s`` waited, then arrival."""
         now = time.monotonic()
-        best = min(self._waiting, key=lambda w: (w[0] - int((now - w[2].queued_s) / self.aging_s), w[1]))
+        best = min(self._waiting, key=lambda w: (w[0] - int((now - w[2].submitted_at) / self.aging_s), w[1]))
         self._waiting.remove(best)
         return best[2]
 
@@ -286,8 +286,7 @@ class BatchDecoder:
     def _start(self, seq: _Seq, job: Job) -> None:
         import llama_cpp
 
-        waited = time.monotonic() - job.queued_s
-        job.queued_s = waited
+        waited = time.monotonic() - job.submitted_at
         if self.on_wait is not None:
             self.on_wait(waited, job.priority)
         common = 0
@@ -383,8 +382,8 @@ class BatchDecoder:
             if seq.next_token is not None:
                 add(seq, seq.next_token, True)
                 seq.next_token = None
-        budget = max(self.prefill_chunk, self.n_batch - n) if n == 0 else self.prefill_chunk
-        budget = min(budget, self.n_batch - n)
+        # nothing streaming: a prompt may fill the batch; else a bounded chunk beside the streams
+        budget = self.n_batch if n == 0 else min(self.prefill_chunk, self.n_batch - n)
         for seq in order:
             if not seq.pending or budget <= 0:
                 continue
