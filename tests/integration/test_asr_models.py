@@ -115,6 +115,30 @@ async def test_no_words_from_silence_or_noise(real_asr: WhisperASR, kind: str) -
     assert result.segments == ()
 
 
+async def test_batched_decodes_match_decodes_alone(real_asr: WhisperASR, eval_speech: Path) -> None:
+    """Several streams' clips in one batched call get the transcripts (and word times) each gets
+    alone; a silent clip in the batch stays empty."""
+    import json
+
+    items = [json.loads(line) for line in (eval_speech / "manifest.jsonl").read_text().splitlines()]
+    clips = [read_wav(eval_speech / i["audio"]) for i in items if i["lang"] == "en" and i["duration_s"] <= 10][:5]
+    assert len(clips) == 5
+    clips.insert(2, Audio(np.zeros(3 * 16000, np.float32), 16000))
+    for options in (TranscribeOptions(), TranscribeOptions(word_timestamps=True)):
+        batch = [(c, options) for c in clips]
+        assert len({real_asr.batch_key(c, o) for c, o in batch} - {None}) == 1
+        together = await real_asr.transcribe_batch(batch)
+        alone = [await real_asr.transcribe(c, options) for c in clips]
+        assert [t.text for t in together] == [t.text for t in alone]
+        assert together[2].text == "" and all(t.text for i, t in enumerate(together) if i != 2)
+        def timed(ts: list[Transcript]) -> list[list[tuple[str, float, float]]]:
+            return [[(w.word, w.start, w.end) for s in t.segments for w in s.words] for t in ts]
+
+        assert timed(together) == timed(alone)
+        assert [[(s.start, s.end) for s in t.segments] for t in together] == [
+            [(s.start, s.end) for s in t.segments] for t in alone]
+
+
 @pytest.mark.parametrize(
     "name", ["stereo_diarization_left", "sense_and_sensibility_01_austen_64kb-0930", "goforward"]
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
@@ -98,6 +98,20 @@ class ASREngine(Engine):
 
     async def transcribe(self, audio: Audio, options: TranscribeOptions = TranscribeOptions()) -> Transcript:
         return await self.run_blocking(self.transcribe_sync, audio.to(ASR_SAMPLE_RATE), options)
+
+    def batch_key(self, audio: Audio, options: TranscribeOptions) -> Hashable | None:
+        """Decodes with equal keys can run as one batch (``transcribe_batch``); ``None``: only alone.
+        Engines that batch (CTranslate2 Whisper) override this; the default never batches."""
+        return None
+
+    def transcribe_batch_sync(self, items: Sequence[tuple[Audio, TranscribeOptions]]) -> list[Transcript]:
+        """Blocking: several decodes with one ``batch_key`` at once, results in order. The default runs
+        them one by one; an engine that batches runs them together, with the transcripts they would get alone."""
+        return [self.transcribe_sync(audio, options) for audio, options in items]
+
+    async def transcribe_batch(self, items: Sequence[tuple[Audio, TranscribeOptions]]) -> list[Transcript]:
+        resampled = [(audio.to(ASR_SAMPLE_RATE), options) for audio, options in items]
+        return await self.run_blocking(self.transcribe_batch_sync, resampled)
 
 
 class LLMEngine(Engine):

@@ -61,6 +61,8 @@ class ServerState:
             "voxloop_tts_cache_hits_disk": ("Phrases served from the speech cache on disk",
                                             lambda: self._cache_stat("hits_disk")),
             "voxloop_tts_cache_misses": ("Cacheable phrases synthesised afresh", lambda: self._cache_stat("misses")),
+            "voxloop_asr_batched_decodes": ("ASR decodes that shared one batched call with others",
+                                            lambda: self.scheduler.batched),
         })
 
     def _cached_tts(self, engine: Engine) -> Engine:

@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 import numpy as np
 
 from voxloop.audio.pcm import Audio, Float32Array
 from voxloop.engines.base import ASREngine
-from voxloop.engines.types import TranscribeOptions, Transcript
-from voxloop.errors import OverloadedError
+from voxloop.engines.executor import PRIORITY
+from voxloop.engines.types import PRIORITY_BACKGROUND, PRIORITY_LIVE, TranscribeOptions, Transcript
+from voxloop.errors import BackendError, OverloadedError
 
 __all__ = ["BACKGROUND", "FINAL", "PARTIAL", "ASRScheduler", "Background", "PartialTranscriber", "agreed_prefix"]
 
@@ -29,6 +32,9 @@ _seq = itertools.count()
 
 
 FINAL, PARTIAL, BACKGROUND = 0, 1, 2  # decode priorities: a live turn's final, partials, uploads
+# what a decode's executor job queues as (the ASR executor may run other work: warm-ups, contracts)
+_EXECUTOR_PRIORITY = {FINAL: PRIORITY_LIVE, PARTIAL: PRIORITY_LIVE + 1, BACKGROUND: PRIORITY_BACKGROUND}
+logger = logging.getLogger(__name__)
 
 
 class Background:
@@ -42,17 +48,35 @@ class Background:
         return await self.scheduler.transcribe(audio, options, priority=BACKGROUND)
 
 
-class ASRScheduler:
-    """Fair access to one ASR engine for many streams."""
+@dataclass(eq=False, slots=True)
+class _Request:
+    audio: Audio
+    options: TranscribeOptions
+    priority: int
+    key: Hashable | None  # the engine's batch key: equal keys decode together
+    queued_at: float
+    result: asyncio.Future[Transcript]
 
-    def __init__(self, engine: ASREngine, *, slots: int = 1, max_streams: int = 32) -> None:
+
+class ASRScheduler:
+    """Fair access to one ASR engine for many streams.
+
+    Decodes wait in one queue ordered by priority, then arrival. A free slot takes the first
+    and, when the engine batches (``ASREngine.batch_key``), up to ``max_batch - 1`` more of
+    the same priority and key: eight streams' partials cost about one decoder pass per token.
+    """
+
+    def __init__(self, engine: ASREngine, *, slots: int = 1, max_streams: int = 32, max_batch: int = 8) -> None:
         self.engine = engine
         self.slots = max(1, slots)
         self.max_streams = max_streams
+        self.max_batch = max(1, max_batch)
         self.streams = 0
         self._busy = 0
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[int, int, _Request]] = []
+        self._running: set[asyncio.Task[None]] = set()
         self.decode_seconds = 0.0  # exponential average of one decode's wall time
+        self.batched = 0  # decodes served as part of a batch of two or more
         self.on_wait: Callable[[float, int], None] | None = None  # (seconds waited, priority) per decode
 
     # -- stream accounting --------------------------------------------------------------
@@ -69,7 +93,7 @@ class ASRScheduler:
     @property
     def queued(self) -> int:
         """Decodes waiting for a slot."""
-        return len(self._waiters)
+        return sum(1 for _, _, r in self._waiters if not r.result.done())
 
     @property
     def busy(self) -> int:
@@ -79,48 +103,106 @@ class ASRScheduler:
     @property
     def load(self) -> float:
         """Queued decodes per slot (0 = idle)."""
-        return (self._busy + len(self._waiters)) / self.slots
+        return (self._busy + self.queued) / self.slots
 
     # -- decoding ---------------------------------------------------------------------
-    async def _acquire(self, priority: int) -> None:
-        if self._busy < self.slots and not self._waiters:
-            self._busy += 1
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (priority, next(_seq), fut))
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                self._release()  # we were granted the slot as we got cancelled
-            raise
-
-    def _release(self) -> None:
-        while self._waiters:
-            _, _, fut = heapq.heappop(self._waiters)
-            if not fut.done():
-                fut.set_result(None)
-                return
-        self._busy -= 1
-
     async def transcribe(self, audio: Audio, options: TranscribeOptions, *, final: bool = True,
                          background: bool = False, priority: int | None = None) -> Transcript:
         """Decode when a slot is free: live finals first, then partials, then ``background`` work
         (REST uploads, one piece at a time, so a live turn waits for one piece at most)."""
-        waited = time.perf_counter()
         if priority is None:
             priority = BACKGROUND if background else FINAL if final else PARTIAL
-        await self._acquire(priority)
+        key = self.engine.batch_key(audio, options) if self.max_batch > 1 else None
+        loop = asyncio.get_running_loop()
+        request = _Request(audio, options, priority, key, time.perf_counter(), loop.create_future())
+        heapq.heappush(self._waiters, (priority, next(_seq), request))
+        self._dispatch()
+        return await request.result  # cancelling it takes the request out of the queue (or its result)
+
+    def _dispatch(self) -> None:
+        while self._busy < self.slots:
+            batch = self._take_batch()
+            if not batch:
+                return
+            self._busy += 1
+            task = asyncio.get_running_loop().create_task(self._run(batch), name=f"asr-decode-{len(batch)}")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    def _take_batch(self) -> list[_Request]:
+        """The first waiting request and the waiting ones that can share its decode."""
+        while self._waiters:
+            _, _, head = heapq.heappop(self._waiters)
+            if not head.result.done():
+                break
+        else:
+            return []
+        batch = [head]
+        if head.key is not None:
+            mates = [w for w in self._waiters if w[2].priority == head.priority and w[2].key == head.key
+                     and not w[2].result.done()]
+            for entry in heapq.nsmallest(self.max_batch - 1, mates):
+                batch.append(entry[2])
+                self._waiters.remove(entry)
+            heapq.heapify(self._waiters)
+        now = time.perf_counter()
         if self.on_wait is not None:
-            self.on_wait(time.perf_counter() - waited, priority)
+            for request in batch:
+                self.on_wait(now - request.queued_at, request.priority)
+        return batch
+
+    async def _run(self, batch: list[_Request]) -> None:
+        """Decode one batch (a lone request is a batch of one) and hand out the transcripts."""
+        PRIORITY.set(_EXECUTOR_PRIORITY.get(batch[0].priority, PRIORITY_BACKGROUND))
+        batch = [r for r in batch if not r.result.done()]  # callers that went away meanwhile
+        t0 = time.perf_counter()
         try:
-            t0 = time.perf_counter()
-            result = await self.engine.transcribe(audio, options)
+            if not batch:
+                return
+            if len(batch) > 1:
+                try:
+                    results = await self.engine.transcribe_batch([(r.audio, r.options) for r in batch])
+                    self.batched += len(batch)
+                except Exception:  # each request then gets its own result or error
+                    logger.warning("ASR batch of %d failed: decoding one by one", len(batch), exc_info=True)
+                    for request in batch:
+                        await self._run_alone(request)
+                else:
+                    for request, result in zip(batch, results, strict=True):
+                        if not request.result.done():
+                            request.result.set_result(result)
+            else:
+                await self._run_alone(batch[0])
             dt = time.perf_counter() - t0
             self.decode_seconds = dt if not self.decode_seconds else 0.8 * self.decode_seconds + 0.2 * dt
-            return result
+        except asyncio.CancelledError:
+            for request in batch:
+                request.result.cancel()
+            raise
         finally:
-            self._release()
+            for request in batch:  # never leave a caller waiting, whatever went wrong above
+                if not request.result.done():
+                    request.result.set_exception(BackendError("the ASR decode ended without a result"))
+            self._busy -= 1
+            self._dispatch()
+
+    async def _run_alone(self, request: _Request) -> None:
+        if request.result.done():
+            return  # its caller went away
+        try:
+            result = await self.engine.transcribe(request.audio, request.options)
+        except Exception as e:  # the caller gets the error
+            if not request.result.done():
+                request.result.set_exception(e)
+        else:
+            if not request.result.done():
+                request.result.set_result(result)
+
+    async def close(self) -> None:
+        """Cancel the decodes in flight (their callers get ``CancelledError``)."""
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
 
 
 _WORD = re.compile(r"[^\w']+")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -172,10 +173,55 @@ class WhisperASR(ASREngine):
             )
             if segment is not None:
                 segments.append(segment)
-        text = " ".join(s.text for s in segments)
-        return Transcript(
-            text=text, language=language or "en", duration=duration, segments=tuple(segments)
+        return _transcript(segments, language, duration)
+
+    def batch_key(self, audio: Audio, options: TranscribeOptions) -> Hashable | None:
+        """Decodes batch when their first attempt is one ``generate`` call: a known language,
+        at most 30 s, and equal window, beam and prompt length (CTranslate2 wants equal prompts)."""
+        if not self._loaded or options.beam_size < 1 or audio.duration > MAX_WINDOW_S:
+            return None
+        try:
+            language = self._requested_language(options)
+        except InvalidRequest:
+            return None  # decoded alone, where it gets its error
+        if language is None:
+            return None  # detection first: not batched
+        assert self._tokenizer is not None
+        prompt = self._tokenizer.prompt(
+            language, options.hotwords, options.prompt, _MAX_PROMPT_TOKENS
         )
+        window = choose_window(audio.duration, self.window_s, full=options.window == "full")
+        return (window, options.beam_size, len(prompt))
+
+    def transcribe_batch_sync(
+        self, items: Sequence[tuple[Audio, TranscribeOptions]]
+    ) -> list[Transcript]:
+        """One encoder call and one ``generate`` for every clip's first attempt; retries
+        (a decoding loop), the no-speech rule and word timing then go clip by clip."""
+        self.prewarm()
+        keys = {self.batch_key(audio, options) for audio, options in items}
+        if len(items) < 2 or len(keys) != 1 or None in keys:
+            return super().transcribe_batch_sync(items)
+        head, head_options = items[0]  # equal keys: every clip has this window and beam
+        window = choose_window(head.duration, self.window_s, full=head_options.window == "full")
+        clips = [np.asarray(a.to(SAMPLE_RATE).samples, dtype=np.float32) for a, _ in items]
+        languages = [self._requested_language(o) for _, o in items]
+        live = [i for i, c in enumerate(clips) if not is_near_silent(c, self.no_speech.silence_rms)]
+        firsts: dict[int, _Decoded | None] = {}
+        if len(live) > 1:
+            runs = self._generate_batch(
+                [clips[i] for i in live], window, head_options.beam_size,
+                [items[i][1] for i in live], [languages[i] for i in live],
+            )
+            firsts = dict(zip(live, runs, strict=True))
+        results: list[Transcript] = []
+        for i, (_, options) in enumerate(items):
+            segment, language = self._decode(
+                clips[i], 0.0, options, languages[i], first=firsts.get(i)
+            )
+            segments = [segment] if segment is not None else []
+            results.append(_transcript(segments, language, len(clips[i]) / SAMPLE_RATE))
+        return results
 
     def _requested_language(self, options: TranscribeOptions) -> str | None:
         assert self._tokenizer is not None
@@ -192,13 +238,19 @@ class WhisperASR(ASREngine):
         return lang
 
     def _decode(
-        self, samples: Float32Array, offset: float, options: TranscribeOptions, language: str | None
+        self,
+        samples: Float32Array,
+        offset: float,
+        options: TranscribeOptions,
+        language: str | None,
+        first: _Decoded | None = None,
     ) -> tuple[Segment | None, str | None]:
         """Transcribe one piece of at most 30 s; ``None`` when it holds no speech.
 
         A decoding loop (a phrase repeated over and over) is retried with the full 30 s
         window, then with beam search, then without the prompt: the reduced window is a
         speed-up, never a cost in words. A loop that survives all of them is cut.
+        ``first`` is the first attempt when a batch already ran it.
         """
         duration = len(samples) / SAMPLE_RATE
         if is_near_silent(samples, self.no_speech.silence_rms):
@@ -214,7 +266,10 @@ class WhisperASR(ASREngine):
                 (MAX_WINDOW_S, _FALLBACK_BEAM, replace(options, prompt=None, hotwords=()))
             )
         for attempt, (window, beam, opts) in enumerate(attempts, 1):
-            run = self._generate(samples, window, beam, opts, language)
+            if attempt == 1 and first is not None:
+                run = first
+            else:
+                run = self._generate(samples, window, beam, opts, language)
             language = run.language
             if is_no_speech(run.no_speech_prob, run.avg_logprob, run.text, self.no_speech):
                 logger.debug(
@@ -277,6 +332,62 @@ class WhisperASR(ASREngine):
             )[0]
         except RuntimeError as e:
             raise BackendError(f"whisper inference failed: {e}") from e
+        return self._decoded(encoded, result, language)
+
+    def _generate_batch(
+        self,
+        clips: list[Float32Array],
+        window: float,
+        beam: int,
+        options: list[TranscribeOptions],
+        languages: list[str | None],
+    ) -> list[_Decoded | None]:
+        """The first attempt of several clips at once (equal window, beam, prompt length).
+        ``None`` for a clip that reached its own token budget: alone it would have been cut
+        there, so it is decoded alone to get exactly that result."""
+        import ctranslate2
+
+        model, tok = self._model, self._tokenizer
+        assert model is not None and tok is not None
+        pad = int(window * SAMPLE_RATE)
+        features = np.stack([log_mel_spectrogram(c, self._n_mels, pad_to=pad) for c in clips])
+        prompts = [
+            tok.prompt(lang or "en", o.hotwords, o.prompt, _MAX_PROMPT_TOKENS)
+            for o, lang in zip(options, languages, strict=True)
+        ]
+        limits = [
+            min(_MAX_POSITIONS, len(p) + _token_budget(len(c)))
+            for p, c in zip(prompts, clips, strict=True)
+        ]
+        try:
+            encoded = model.encode(ctranslate2.StorageView.from_array(features))
+            results = model.generate(
+                encoded,
+                prompts,
+                beam_size=beam,
+                max_length=max(limits),
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                suppress_tokens=[-1],
+            )
+        except RuntimeError as e:
+            raise BackendError(f"whisper inference failed: {e}") from e
+        encoder_out = np.asarray(encoded) if any(o.word_timestamps for o in options) else None
+        runs: list[_Decoded | None] = []
+        for i, result in enumerate(results):
+            if len(result.sequences_ids[0]) >= limits[i] - len(prompts[i]) - 1:
+                runs.append(None)
+                continue
+            mine = None  # the clip's own encoder output, for word timing
+            if encoder_out is not None and options[i].word_timestamps:
+                mine = ctranslate2.StorageView.from_array(np.ascontiguousarray(encoder_out[i : i + 1]))
+            runs.append(self._decoded(mine, result, languages[i] or "en"))
+        return runs
+
+    def _decoded(self, encoded: Any, result: Any, language: str) -> _Decoded:
+        tok = self._tokenizer
+        assert tok is not None
         sequence = list(result.sequences_ids[0])
         tokens = [t for t in sequence if t < tok.eot]
         n = len(sequence)
@@ -319,6 +430,13 @@ class _Decoded:
     avg_logprob: float
     no_speech_prob: float
     language: str
+
+
+def _transcript(segments: list[Segment], language: str | None, duration: float) -> Transcript:
+    text = " ".join(s.text for s in segments)
+    return Transcript(
+        text=text, language=language or "en", duration=duration, segments=tuple(segments)
+    )
 
 
 def _token_budget(n_samples: int) -> int:
