@@ -77,3 +77,43 @@ async def test_many_streams_past_capacity_get_busy() -> None:
         for g in gens:
             await g.aclose()
         assert len(clients) == 2
+
+
+async def test_streams_ending_together_share_one_batched_decode(server: str, eval_speech: Path) -> None:
+    """Four dictation streams commit at once: their finals queue together and Whisper decodes them
+    in a batch (the server's counter says so), each stream still getting its own transcript."""
+    import json
+
+    import httpx
+
+    from tests.integration.test_asr_models import wer
+
+    items = [json.loads(line) for line in (eval_speech / "manifest.jsonl").read_text().splitlines()]
+    picked = [i for i in items if i["lang"] == "en" and i["duration_s"] <= 8][:4]
+    assert len(picked) == 4
+
+    def batched() -> float:
+        text = httpx.get(server + "/metrics", timeout=10).text
+        return float(next(line.split()[-1] for line in text.splitlines()
+                          if line.startswith("voxloop_asr_batched_decodes_total")))
+
+    before = batched()
+    gens = [connect(server, "intent=transcription") for _ in picked]
+    clients = [await g.__anext__() for g in gens]
+    try:
+        for c in clients:  # no turn detection: each stream's turn ends when it commits
+            await c.send("session.update", session={"type": "transcription", "audio": {"input": {
+                "transcription": {"model": "whisper-1"}, "turn_detection": None}}})
+            await c.until(lambda e: e["type"] == "session.updated")
+        for c, item in zip(clients, picked, strict=True):
+            c.stream_audio(decode_file(eval_speech / item["audio"], 24000).samples, speed=8.0)
+        await asyncio.gather(*(c.wait_sent() for c in clients))
+        await asyncio.gather(*(c.send("input_audio_buffer.commit") for c in clients))
+        done = "conversation.item.input_audio_transcription.completed"
+        finals = await asyncio.gather(*(c.until(lambda e: e["type"] == done) for c in clients))
+        for final, item in zip(finals, picked, strict=True):
+            assert wer(item["text"], final["transcript"]) <= 0.3, (item["text"], final["transcript"])
+        assert batched() - before >= 2  # at least one batch of two or more
+    finally:
+        for g in gens:
+            await g.aclose()

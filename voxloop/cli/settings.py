@@ -97,6 +97,7 @@ def _keys() -> tuple[Key, ...]:
         "max_send_backlog": "events queued for a client that does not read before it is dropped",
         "max_json_depth": "deepest nesting of objects and arrays in a client's JSON",
         "rest_jobs": "REST transcriptions and speech synthesised at once (live sessions go first)",
+        "asr_batch": "ASR decodes of different streams run as one batch, at most (1 = each alone)",
     }
     for f in fields(ServerConfig):
         if f.name in limit_help:

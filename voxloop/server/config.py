@@ -50,3 +50,4 @@ class ServerConfig:
     # several % of a remote-inference front's CPU: bench/remote.py)
     ws_compression: bool = True
     rest_jobs: int = 1  # REST transcriptions and speech running at once (live sessions go first)
+    asr_batch: int = 8  # decodes of different streams the ASR scheduler runs as one batch (1 = each alone)

@@ -109,7 +109,8 @@ class ServerState:
         """One ASR scheduler for every stream of this process."""
         if self._scheduler is None:
             workers = self.stack.specs.options.get("asr", {}).get("workers", 1)
-            self._scheduler = ASRScheduler(self.stack.asr, slots=workers, max_streams=self.config.max_sessions)
+            self._scheduler = ASRScheduler(self.stack.asr, slots=workers, max_streams=self.config.max_sessions,
+                                           max_batch=self.config.asr_batch)
             wait = self.telemetry.queue_wait
             kinds = {FINAL: "final", PARTIAL: "partial", BACKGROUND: "background"}
             self._scheduler.on_wait = lambda s, p: wait.labels("asr", kinds.get(p, "background")).observe(s)
