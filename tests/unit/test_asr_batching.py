@@ -135,3 +135,33 @@ async def test_close_cancels_decodes_in_flight() -> None:
         await task
     engine.gate.set()
     assert scheduler.busy == 0
+
+
+async def test_partials_batch_on_all_slots_but_one_so_finals_find_a_slot() -> None:
+    engine = Batching()
+    engine.gate.clear()
+    scheduler = ASRScheduler(engine, slots=2, max_batch=3)
+    loop = asyncio.get_running_loop()
+    # two lone decodes take both slots; six partials queue
+    first = [loop.create_task(scheduler.transcribe(clip(s), opts(), final=False)) for s in (0.1, 0.2)]
+    partials = [loop.create_task(scheduler.transcribe(clip(s), opts(), final=False))
+                for s in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]
+    await asyncio.sleep(0.05)
+    engine.gate.set()
+    await asyncio.gather(*first, *partials)
+    # the first slot to free batches three; while that batch runs, the other slot takes one at a time
+    assert engine.calls_seen[:4] == [[0.1], [0.2], [0.3, 0.4, 0.5], [0.6]]
+    assert sorted(s for c in engine.calls_seen for s in c) == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+    assert scheduler.busy == 0
+
+
+async def test_finals_batch_on_every_slot() -> None:
+    engine = Batching()
+    engine.gate.clear()
+    scheduler = ASRScheduler(engine, slots=2, max_batch=3)
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(scheduler.transcribe(clip(s), opts())) for s in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]
+    await asyncio.sleep(0.05)
+    engine.gate.set()
+    await asyncio.gather(*tasks)
+    assert engine.calls_seen == [[0.1], [0.2], [0.3, 0.4, 0.5], [0.6, 0.7, 0.8]]

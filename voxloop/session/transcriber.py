@@ -73,6 +73,7 @@ class ASRScheduler:
         self.max_batch = max(1, max_batch)
         self.streams = 0
         self._busy = 0
+        self._side_batches = 0  # slots running a batch of partials or background work
         self._waiters: list[tuple[int, int, _Request]] = []
         self._running: set[asyncio.Task[None]] = set()
         self.decode_seconds = 0.0  # exponential average of one decode's wall time
@@ -138,13 +139,18 @@ class ASRScheduler:
         else:
             return []
         batch = [head]
-        if head.key is not None:
+        # a batch holds its slot longer than one decode: partials and uploads batch on all slots but
+        # one, so a live final always finds a slot within one lone decode (one slot: it batches)
+        side = head.priority != FINAL
+        if head.key is not None and not (side and 1 < self.slots <= self._side_batches + 1):
             mates = [w for w in self._waiters if w[2].priority == head.priority and w[2].key == head.key
                      and not w[2].result.done()]
             for entry in heapq.nsmallest(self.max_batch - 1, mates):
                 batch.append(entry[2])
                 self._waiters.remove(entry)
             heapq.heapify(self._waiters)
+        if side and len(batch) > 1:
+            self._side_batches += 1
         now = time.perf_counter()
         if self.on_wait is not None:
             for request in batch:
@@ -154,6 +160,7 @@ class ASRScheduler:
     async def _run(self, batch: list[_Request]) -> None:
         """Decode one batch (a lone request is a batch of one) and hand out the transcripts."""
         PRIORITY.set(_EXECUTOR_PRIORITY.get(batch[0].priority, PRIORITY_BACKGROUND))
+        side_batch = len(batch) > 1 and batch[0].priority != FINAL  # counted in _side_batches
         batch = [r for r in batch if not r.result.done()]  # callers that went away meanwhile
         t0 = time.perf_counter()
         try:
@@ -184,6 +191,8 @@ class ASRScheduler:
                 if not request.result.done():
                     request.result.set_exception(BackendError("the ASR decode ended without a result"))
             self._busy -= 1
+            if side_batch:
+                self._side_batches -= 1
             self._dispatch()
 
     async def _run_alone(self, request: _Request) -> None:

@@ -350,7 +350,6 @@ class WhisperASR(ASREngine):
         model, tok = self._model, self._tokenizer
         assert model is not None and tok is not None
         pad = int(window * SAMPLE_RATE)
-        features = np.stack([log_mel_spectrogram(c, self._n_mels, pad_to=pad) for c in clips])
         prompts = [
             tok.prompt(lang or "en", o.hotwords, o.prompt, _MAX_PROMPT_TOKENS)
             for o, lang in zip(options, languages, strict=True)
@@ -360,9 +359,19 @@ class WhisperASR(ASREngine):
             for p, c in zip(prompts, clips, strict=True)
         ]
         try:
-            encoded = model.encode(ctranslate2.StorageView.from_array(features))
+            # the encoder one clip at a time (a batch of them is no faster: compute-bound, and
+            # slower from B=8 on), the decoder for all at once (where batching pays)
+            encoded = [
+                model.encode(
+                    ctranslate2.StorageView.from_array(
+                        log_mel_spectrogram(c, self._n_mels, pad_to=pad)[None]
+                    )
+                )
+                for c in clips
+            ]
+            together = np.concatenate([np.asarray(e) for e in encoded])
             results = model.generate(
-                encoded,
+                ctranslate2.StorageView.from_array(together),
                 prompts,
                 beam_size=beam,
                 max_length=max(limits),
@@ -373,16 +382,12 @@ class WhisperASR(ASREngine):
             )
         except RuntimeError as e:
             raise BackendError(f"whisper inference failed: {e}") from e
-        encoder_out = np.asarray(encoded) if any(o.word_timestamps for o in options) else None
         runs: list[_Decoded | None] = []
         for i, result in enumerate(results):
             if len(result.sequences_ids[0]) >= limits[i] - len(prompts[i]) - 1:
                 runs.append(None)
                 continue
-            mine = None  # the clip's own encoder output, for word timing
-            if encoder_out is not None and options[i].word_timestamps:
-                mine = ctranslate2.StorageView.from_array(np.ascontiguousarray(encoder_out[i : i + 1]))
-            runs.append(self._decoded(mine, result, languages[i] or "en"))
+            runs.append(self._decoded(encoded[i], result, languages[i] or "en"))
         return runs
 
     def _decoded(self, encoded: Any, result: Any, language: str) -> _Decoded:
