@@ -13,8 +13,9 @@ queued jobs a new one is refused at once with the retryable ``server_busy`` erro
 shedding: a reply minutes late is worse than a clear "try again"). A free sequence goes to the job
 whose conversation it has cached the most turns of, else to the least recently used one, and
 only the tokens after the common prefix are evaluated. Within a step, prompt evaluation gets a
-bounded share (``prefill_chunk`` tokens) so that a long new prompt does not stall the others'
-streaming; live prompts go first. A job whose ``stop`` is set (barge-in) leaves at the next
+bounded share so that a long new prompt does not stall the others' streaming: as many prompt tokens
+as keep the step within ``1 / stream_tokens_per_s`` on this machine (measured step by step, at most
+``prefill_chunk``; speech needs ~4 tokens/s), live prompts first. A job whose ``stop`` is set (barge-in) leaves at the next
 step, within one token step. Pieces go to the job's queue; the consumer (an executor thread)
 iterates :meth:`Job.pieces`.
 """
@@ -36,7 +37,7 @@ from voxloop.engines.llm.llama_pool import shared_turns
 from voxloop.engines.llm.tools import Turn
 from voxloop.errors import BackendError, OverloadedError
 
-__all__ = ["KV_TYPES", "BatchDecoder", "Job", "Sampling"]
+__all__ = ["KV_TYPES", "BatchDecoder", "Job", "Sampling", "StepSpeed"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 KV_TYPES = {"f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
 _END = object()
 _POLL_S = 0.02  # how often the idle decode thread looks for stopped jobs
+_MIN_PREFILL = 8  # prompt tokens a step takes at least, however slow the machine: prompts still progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,33 @@ class _Seq:
     held: str = ""  # text that may be the start of a stop string
 
 
+class StepSpeed:
+    """What a token step costs on this machine, learnt from the steps themselves: the time of a step
+    of only generating sequences, and the time per prompt token in steps that read a prompt."""
+
+    def __init__(self) -> None:
+        self.stream_step_s: dict[int, float] = {}  # generating sequences -> seconds per step
+        self.prompt_token_s = 0.0  # seconds per prompt token (0: not measured yet)
+
+    def observe(self, streaming: int, prompt: int, seconds: float) -> None:
+        if prompt == 0:
+            old = self.stream_step_s.get(streaming)
+            self.stream_step_s[streaming] = seconds if old is None else 0.8 * old + 0.2 * seconds
+        elif prompt >= _MIN_PREFILL:
+            base = self.stream_step_s.get(streaming, 0.0) if streaming else 0.0
+            per = max(seconds - base, 0.0) / prompt
+            self.prompt_token_s = per if not self.prompt_token_s else 0.8 * self.prompt_token_s + 0.2 * per
+
+    def prefill_budget(self, streaming: int, step_s: float, limit: int) -> int:
+        """Prompt tokens a step beside ``streaming`` generating sequences can take and still last
+        about ``step_s``; ``limit`` until the prompt speed is known."""
+        if not self.prompt_token_s:
+            return limit
+        base = self.stream_step_s.get(streaming, 0.0)
+        fits = int(max(step_s - base, 0.0) / self.prompt_token_s)
+        return max(_MIN_PREFILL, min(limit, fits))
+
+
 def _stop_at(text: str, stops: tuple[str, ...]) -> tuple[str, str, bool]:
     """(text to emit now, text to hold back, whether a stop string was hit)."""
     for s in stops:
@@ -140,7 +169,7 @@ class BatchDecoder:
 
     def __init__(self, llama: Any, *, n_seq: int, n_ctx: int, n_threads: int, n_batch: int = 512,
                  prefill_chunk: int = 128, kv_cache: str = "q8_0", max_waiting: int = 0,
-                 aging_s: float = 2.0, name: str = "llama-batch") -> None:
+                 aging_s: float = 2.0, stream_tokens_per_s: float = 10.0, name: str = "llama-batch") -> None:
         import llama_cpp
         from llama_cpp import _internals
 
@@ -149,6 +178,8 @@ class BatchDecoder:
         self.n_ctx = n_ctx
         self.n_batch = max(n_batch, n_seq + prefill_chunk)
         self.prefill_chunk = prefill_chunk
+        self.stream_tokens_per_s = stream_tokens_per_s
+        self._speed = StepSpeed()
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx * n_seq
         params.n_batch = self.n_batch
@@ -382,8 +413,13 @@ class BatchDecoder:
             if seq.next_token is not None:
                 add(seq, seq.next_token, True)
                 seq.next_token = None
-        # nothing streaming: a prompt may fill the batch; else a bounded chunk beside the streams
-        budget = self.n_batch if n == 0 else min(self.prefill_chunk, self.n_batch - n)
+        # nothing streaming: a prompt may fill the batch; else a chunk the streams can afford
+        streaming = n
+        if n == 0:
+            budget = self.n_batch
+        else:
+            budget = min(self.n_batch - n, self._speed.prefill_budget(
+                n, 1.0 / self.stream_tokens_per_s, self.prefill_chunk))
         for seq in order:
             if not seq.pending or budget <= 0:
                 continue
@@ -396,7 +432,9 @@ class BatchDecoder:
         if n == 0:
             return
         b.n_tokens = n
+        t0 = time.perf_counter()
         rc = llama_cpp.llama_decode(self._ctx.ctx, b)
+        self._speed.observe(streaming, n - streaming, time.perf_counter() - t0)
         self.steps += 1
         self.step_tokens += n
         if rc != 0:

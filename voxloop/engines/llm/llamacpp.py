@@ -59,7 +59,8 @@ class LlamaCppLLM(LLMEngine):
     With ``parallel > 1``, ``workers`` contexts of ``n_threads`` threads each decode up to
     ``parallel`` generations together; their KV caches (``parallel × n_ctx`` tokens in all,
     ``kv_cache`` q8_0 or f16) are allocated at load. A step evaluates at most ``prefill_chunk`` prompt tokens
-    beside the generating sequences' tokens. Past ``max_waiting`` queued generations (0: four
+    beside the generating sequences' tokens, fewer when more would slow those below ~10 tokens/s
+    (measured as it runs). Past ``max_waiting`` queued generations (0: four
     times what runs at once) a new one fails with ``server_busy``. With ``parallel = 1``, ``workers`` generations run
     in parallel, each on its own ``Llama`` instance with ``n_threads`` threads.
 
