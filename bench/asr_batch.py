@@ -63,7 +63,7 @@ def main() -> None:
         print(rows[-1], flush=True)
     body = table(["B utterances", "audio s", "one by one ms", "one batch ms", "speed-up", "same transcript"], rows)
     print(body)
-    intro = [f"tiny.en int8, {a.threads} thread(s), live settings (10 s window, greedy); B real "
+    intro = [f"- tiny.en int8, {a.threads} thread(s), live settings (10 s window, greedy); B real "
              f"eval-speech utterances of 2-8 s; best of {a.reps}."]
     write_report(Path(a.out), "ASR: batched Whisper decodes vs one by one", intro, body)
     write_json(Path(a.out).with_suffix(".json"), "asr_batch", records, threads=a.threads)
