@@ -196,8 +196,8 @@ class WhisperASR(ASREngine):
     def transcribe_batch_sync(
         self, items: Sequence[tuple[Audio, TranscribeOptions]]
     ) -> list[Transcript]:
-        """One encoder call and one ``generate`` for every clip's first attempt; retries
-        (a decoding loop), the no-speech rule and word timing then go clip by clip."""
+        """Every clip's first attempt in one ``generate`` (the encoder runs clip by clip);
+        retries (a decoding loop), the no-speech rule and word timing then go clip by clip."""
         self.prewarm()
         keys = {self.batch_key(audio, options) for audio, options in items}
         if len(items) < 2 or len(keys) != 1 or None in keys:
