@@ -19,7 +19,7 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from voxloop.errors import MissingDependency
 
@@ -72,7 +72,7 @@ class RedisPresence:
                         self._released[data["released"]].set()
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await cast(Any, pubsub).aclose()  # typed in some redis-py releases, not in others
 
     async def _start(self) -> None:
         if self._listener is None:

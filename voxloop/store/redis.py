@@ -86,7 +86,7 @@ def _member(token_hash: str, conversation_id: str) -> str:
 
 def _multi(pipe: Pipeline) -> None:
     """End the WATCH reads of a transaction: the commands after this are queued."""
-    pipe.multi()  # type: ignore[no-untyped-call]  # untyped in redis-py
+    cast(Any, pipe).multi()  # untyped in some redis-py releases
 
 
 class RedisStore:
