@@ -113,7 +113,8 @@ class ASRScheduler:
         (REST uploads, one piece at a time, so a live turn waits for one piece at most)."""
         if priority is None:
             priority = BACKGROUND if background else FINAL if final else PARTIAL
-        key = self.engine.batch_key(audio, options) if self.max_batch > 1 else None
+        batch_key = getattr(self.engine, "batch_key", None)  # engines that only have transcribe() decode alone
+        key = batch_key(audio, options) if batch_key is not None and self.max_batch > 1 else None
         loop = asyncio.get_running_loop()
         request = _Request(audio, options, priority, key, time.perf_counter(), loop.create_future())
         heapq.heappush(self._waiters, (priority, next(_seq), request))
