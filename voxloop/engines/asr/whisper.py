@@ -13,6 +13,7 @@ is dropped.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Hashable, Sequence
@@ -186,10 +187,7 @@ class WhisperASR(ASREngine):
             return None  # decoded alone, where it gets its error
         if language is None:
             return None  # detection first: not batched
-        assert self._tokenizer is not None
-        prompt = self._tokenizer.prompt(
-            language, options.hotwords, options.prompt, _MAX_PROMPT_TOKENS
-        )
+        prompt = self._prompt(language, options.hotwords, options.prompt)
         window = choose_window(audio.duration, self.window_s, full=options.window == "full")
         return (window, options.beam_size, len(prompt))
 
@@ -319,10 +317,10 @@ class WhisperASR(ASREngine):
             encoded = model.encode(ctranslate2.StorageView.from_array(features[None]))
             if language is None:
                 language = str(model.detect_language(encoded)[0][0][0])[2:-2]
-            prompt = tok.prompt(language, options.hotwords, options.prompt, _MAX_PROMPT_TOKENS)
+            prompt = self._prompt(language, options.hotwords, options.prompt)
             result = model.generate(
                 encoded,
-                [prompt],
+                [list(prompt)],
                 beam_size=beam,
                 max_length=min(_MAX_POSITIONS, len(prompt) + _token_budget(len(samples))),
                 return_scores=True,
@@ -351,7 +349,7 @@ class WhisperASR(ASREngine):
         assert model is not None and tok is not None
         pad = int(window * SAMPLE_RATE)
         prompts = [
-            tok.prompt(lang or "en", o.hotwords, o.prompt, _MAX_PROMPT_TOKENS)
+            self._prompt(lang or "en", o.hotwords, o.prompt)
             for o, lang in zip(options, languages, strict=True)
         ]
         limits = [
@@ -372,7 +370,7 @@ class WhisperASR(ASREngine):
             together = np.concatenate([np.asarray(e) for e in encoded])
             results = model.generate(
                 ctranslate2.StorageView.from_array(together),
-                prompts,
+                [list(p) for p in prompts],
                 beam_size=beam,
                 max_length=max(limits),
                 return_scores=True,
@@ -399,6 +397,13 @@ class WhisperASR(ASREngine):
         avg_logprob = float(result.scores[0]) * n / (n + 1) if result.scores else 0.0
         text = tok.decode(tokens).strip()
         return _Decoded(encoded, tokens, text, avg_logprob, float(result.no_speech_prob), language)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one engine per process, kept for its lifetime
+    def _prompt(self, language: str, hotwords: tuple[str, ...], context: str | None) -> tuple[int, ...]:
+        """The decoder prompt, tokenized once per (language, hotwords, context): a stream's
+        partials and final share one, and ``batch_key`` runs on the event loop for each decode."""
+        assert self._tokenizer is not None
+        return tuple(self._tokenizer.prompt(language, hotwords, context, _MAX_PROMPT_TOKENS))
 
     def _truncated(self, run: _Decoded, keep: int) -> _Decoded:
         assert self._tokenizer is not None
