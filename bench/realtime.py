@@ -88,6 +88,7 @@ class Stats:
     stalls: list[float] = field(default_factory=list)
     vad_lags: list[float] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    detail: list[dict[str, Any]] = field(default_factory=list)  # per reply: client stage times + server metrics
     problems: Counter[str] = field(default_factory=Counter)
     replies: int = 0
     seconds: float = 0.0  # connected: session.created to close (a second of conversation each)
@@ -106,7 +107,7 @@ def is_(type_: str, rid: str | None = None) -> Any:
 
 
 async def turn(rec: Recorder, mic: Mic, pb: Playback, start: int, st: Stats, args: argparse.Namespace,
-               deadline: float, interrupt: Clip | None) -> None:
+               deadline: float, interrupt: Clip | None, barged: bool = False) -> None:
     def left() -> float:
         return max(1.0, min(30.0, deadline - time.monotonic()))
 
@@ -115,9 +116,11 @@ async def turn(rec: Recorder, mic: Mic, pb: Playback, start: int, st: Stats, arg
     st.stage = "speech_stopped"
     i = await rec.wait(lambda e: e["type"] == "input_audio_buffer.speech_stopped"
                        and e["audio_end_ms"] >= 1000 * pb.end_stream - 800, start, left())
+    stopped_t = rec.events[i][0]
     st.stage = "response.created"
     i = await rec.wait(is_("response.created"), i, left())
     rid = rec.events[i][1]["response"]["id"]
+    created_t = rec.events[i][0]
     st.stage = "first audio delta"
     j = await rec.wait(lambda e: is_("response.output_audio.delta", rid)(e) or is_("response.done", rid)(e), i, left())
     st.stage = "response.done"
@@ -126,6 +129,9 @@ async def turn(rec: Recorder, mic: Mic, pb: Playback, start: int, st: Stats, arg
         return
     first_t = rec.events[j][0]
     st.v2v.append(first_t - end_t)
+    st.detail.append({"response_id": rid, "v2v_ms": round(1000 * (first_t - end_t)),
+                      "speech_stopped_ms": round(1000 * (stopped_t - end_t)),
+                      "created_ms": round(1000 * (created_t - end_t)), "after_barge_in": barged})
     st.replies += 1
     if interrupt is not None:
         await asyncio.sleep(max(0.0, first_t + args.barge_after - time.monotonic()))
@@ -137,7 +143,7 @@ async def turn(rec: Recorder, mic: Mic, pb: Playback, start: int, st: Stats, arg
             await mic.sent(pb2.onset_idx)
             st.barges.append((rid, mic.spoken_at(pb2.onset_stream)))
             await rec.wait(is_("response.done", rid), j, left())
-            await turn(rec, mic, pb2, start2, st, args, deadline, None)
+            await turn(rec, mic, pb2, start2, st, args, deadline, None, barged=True)
             return
     await rec.wait(is_("response.done", rid), j, left())
     await asyncio.sleep(0.5)  # let the last 300 ms the client buffers play out: talking now would barge in
@@ -187,6 +193,8 @@ def analyse(rec: Recorder, mic: Mic, st: Stats) -> None:
     if done - set(metrics):
         st.problems["response without voxloop.metrics"] += len(done - set(metrics))
     st.metrics.extend(metrics.values())
+    for d in st.detail:
+        d["server"] = metrics.get(d["response_id"])
     for _, e in rec.of("error"):
         st.problems[f"error {e['error'].get('code')}"] += 1
     why = {"reply audio stalled > 0.2 s": any(s > STALL_LIMIT for s in st.stalls),
@@ -333,6 +341,7 @@ def summary(m: Measured, p50_1: float | None) -> dict[str, Any]:
         "session_seconds": round(m.session_seconds, 1), "wall_s": round(m.wall, 1),
         "client_cpu_percent": round(m.client_cpu, 1),
         "others_cpu_percent": None if m.cpu.others_percent is None else round(m.cpu.others_percent, 1),
+        "reply_detail": flat(m.res, "detail"),
         "server_medians_ms": {k: median_of(metrics, k) for k in (
             "voice_to_voice_ms", "asr_final_ms", "llm_first_token_ms", "tts_first_chunk_ms", "barge_in_stop_ms")},
     }

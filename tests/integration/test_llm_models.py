@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from voxloop.engines.llm.llamacpp import LlamaCppLLM
+from voxloop.engines.models import embedded_llm_path
 from voxloop.engines.types import ChatMessage, LLMOptions
 from voxloop.errors import BackendError
 
@@ -83,3 +85,26 @@ async def test_prompt_longer_than_the_context_is_a_clear_error(real_llm: LlamaCp
 def test_count_tokens_uses_the_model_tokenizer(real_llm: LlamaCppLLM) -> None:
     assert real_llm.count_tokens("Hello world") == 2
     assert real_llm.count_tokens("<|im_start|>") == 1  # special tokens count as one
+
+
+async def test_the_embedded_model_runs_as_a_q8_0_copy_made_in_the_cache(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``weights = auto``: the shipped Q4_1 is re-quantized once into $XDG_CACHE_HOME and that copy
+    answers; ``as-is`` runs the shipped file (bench/llm_weights.py measures speed and perplexity)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    runs = {}
+    for weights in ("auto", "as-is"):
+        llm = LlamaCppLLM(parallel=2, workers=1, n_threads=1, weights=weights)
+        try:
+            llm.prewarm()
+            text = "".join([d async for d in llm.chat(CONVO, LLMOptions(max_tokens=12, temperature=0.0))
+                            if isinstance(d, str)])
+            assert text.strip()
+            runs[weights] = llm.loaded_path, llm.describe().get("runs")
+        finally:
+            llm.close()
+    copy, described = runs["auto"]
+    assert copy is not None and copy.parent == tmp_path / "voxloop" / "models" and copy.name.endswith(".Q8_0.gguf")
+    assert described == f"{copy} (Q8_0 copy)"
+    assert runs["as-is"] == (embedded_llm_path(), None)
+    assert list(copy.parent.iterdir()) == [copy]  # no partial file left behind

@@ -20,6 +20,7 @@ from voxloop.cli.printconfig import render_toml
 from voxloop.cli.scenes import load_scenes
 from voxloop.cli.security_keys import check_exposure
 from voxloop.cli.settings import STAGES, Settings, flag_values, load_settings
+from voxloop.engines.registry import parse_spec
 from voxloop.engines.stack import EngineSpecs
 from voxloop.engines.tts.voices import parse_voices
 from voxloop.engines.tuning import available_cores
@@ -35,13 +36,19 @@ def engine_specs(settings: Settings, environ: Mapping[str, str], cores: int | No
     options: dict[str, dict[str, Any]] = {}
     for stage in STAGES:
         opts = {**settings.engine_options(stage, cores),
-                **api_key_options(stage, settings.stages[stage], environ)}
+                **api_key_options(stage, settings.stages[stage], environ), **_llama_options(stage, settings)}
         if opts:
             options[stage] = opts
     s = settings.stages
     voices = parse_voices(str(settings.values["voices"])) if settings.values.get("voices") else {}
     return EngineSpecs(vad=s["vad"].backend, asr=s["asr"].backend, llm=s["llm"].backend, tts=s["tts"].backend,
                        turn=s["turn"].backend, options=options, voices=tuple(voices.items()))
+
+
+def _llama_options(stage: str, settings: Settings) -> dict[str, Any]:
+    if stage != "llm" or parse_spec(settings.stages[stage].backend)[0] != "llama":
+        return {}
+    return {"weights": str(settings.values.get("llm.weights") or "auto")}
 
 
 def load_vocabulary(path: str | None) -> object | None:

