@@ -63,6 +63,24 @@ async def test_a_follow_up_evaluates_only_the_new_turn(batched_llm: LlamaCppLLM)
     assert d.prompt_tokens - before < prompt / 2  # the cached prefix was not evaluated again
 
 
+async def test_a_hint_gone_from_the_next_prompt_does_not_make_it_read_the_turn_again(
+        batched_llm: LlamaCppLLM) -> None:
+    """A system hint before the user's words (the emotion heard, recalled facts) is in one turn's
+    prompt only: the next turn moves the cached words and reply after it (kv_reuse) and reads
+    just its new message."""
+    d = decoder(batched_llm)
+    opener = [SYSTEM, ChatMessage("user", "Hello there."), ChatMessage("assistant", "Hi! How can I help you today?")]
+    words = ChatMessage("user", "I am planning a trip to Portugal next spring with my two children and my wife.")
+    hint = ChatMessage("system", "The user sounds happy; share their good mood.")
+    first = await text(batched_llm, [*opener, hint, words])
+    read, reused = d.prompt_tokens, d.reused_tokens
+    question = ChatMessage("user", "Which city should we visit first?")
+    assert (await text(batched_llm, [*opener, words, ChatMessage("assistant", first), question])).strip()
+    moved = d.reused_tokens - reused
+    assert moved >= batched_llm.count_tokens(words.content + first) - 4  # the words and the reply (+ template)
+    assert d.prompt_tokens - read <= batched_llm.count_tokens(question.content) + 16  # the new message, framed
+
+
 async def test_a_too_long_prompt_is_a_clear_error_and_the_others_go_on(batched_llm: LlamaCppLLM) -> None:
     huge = [ChatMessage("user", "word " * (batched_llm.n_ctx + 100))]
     with pytest.raises(BackendError) as info:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxloop.engines.llm.kv_reuse import reuse_plan
 from voxloop.engines.llm.llama_pool import shared_turns
 from voxloop.engines.llm.tools import Turn
 from voxloop.errors import BackendError, OverloadedError
@@ -214,6 +215,7 @@ class BatchDecoder:
         self.steps = 0  # decode calls, for tests and metrics
         self.step_tokens = 0  # tokens in them
         self.prompt_tokens = 0  # of which prompt tokens (what a cached prefix saves)
+        self.reused_tokens = 0  # prompt tokens cached past a change (moved, not read: kv_reuse)
         self.on_wait: Callable[[float, int], None] | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -322,19 +324,20 @@ class BatchDecoder:
         waited = time.monotonic() - job.submitted_at
         if self.on_wait is not None:
             self.on_wait(waited, job.priority)
-        common = 0
+        prefix = 0
         for a, b in zip(seq.tokens, job.tokens, strict=False):
             if a != b:
                 break
-            common += 1
+            prefix += 1
+        common = self._reuse(seq, job.tokens, prefix) if prefix < len(seq.tokens) else prefix
         common = min(common, len(job.tokens) - 1)  # the last prompt token is evaluated for its logits
-        if common < len(seq.tokens):
-            if not llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, common, -1):
-                llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, -1, -1)
-                common = 0
-            del seq.tokens[common:]
-        logger.debug("sequence %d: %d prompt tokens, %d cached, %d to read (priority %d, waited %.0f ms)",
-                     seq.id, len(job.tokens), common, len(job.tokens) - common, job.priority, 1000 * waited)
+        if common < len(seq.tokens) and not llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, common, -1):
+            llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, -1, -1)
+            common = 0
+        seq.tokens = list(job.tokens[:common])  # what the cache now holds, position by position
+        logger.debug("sequence %d: %d prompt tokens, %d cached (%d moved past a change), %d to read "
+                     "(priority %d, waited %.0f ms)", seq.id, len(job.tokens), common, max(0, common - prefix),
+                     len(job.tokens) - common, job.priority, 1000 * waited)
         seq.job = job
         seq.history = job.conversation
         seq.pending = list(job.tokens[common:])
@@ -380,6 +383,23 @@ class BatchDecoder:
         seq.pending = []
         seq.next_token = None
         seq.last_used = time.monotonic()
+
+    def _reuse(self, seq: _Seq, tokens: list[int], prefix: int) -> int:
+        """Move the cached chunks that ``tokens`` repeats after ``prefix`` to their new positions
+        (:mod:`voxloop.engines.llm.kv_reuse`); how many of ``tokens`` are then cached."""
+        import llama_cpp
+
+        mem = self._ctx.memory
+        chunks, cached = reuse_plan(seq.tokens, tokens, prefix)
+        if not chunks or not llama_cpp.llama_memory_can_shift(mem):
+            return prefix
+        for chunk in chunks:
+            if not llama_cpp.llama_memory_seq_rm(mem, seq.id, chunk.prompt, chunk.cached):
+                return 0  # cannot drop part of this sequence: the caller clears it
+            llama_cpp.llama_memory_seq_add(mem, seq.id, chunk.cached, chunk.cached + chunk.length,
+                                           chunk.prompt - chunk.cached)
+        self.reused_tokens += cached - prefix
+        return cached
 
     def _reset_seq(self, seq: _Seq) -> None:
         import llama_cpp
