@@ -11,7 +11,9 @@ import pytest
 from tests.fakes import FakeLLM, FakeTTS, quiet, tone
 from tests.unit.test_session import Harness
 from tests.virtual_time import VirtualTimePolicy
+from voxloop.dialogue.facts import FACTS_HEADER
 from voxloop.dialogue.history import SUMMARY_HEADER
+from voxloop.dialogue.summary import EARLIER_HEADER
 from voxloop.engines.types import ChatMessage, LLMOptions, TTSOptions
 from voxloop.errors import InvalidRequest
 from voxloop.session.config import SessionConfig
@@ -153,6 +155,21 @@ async def test_relevant_facts_are_a_note_just_before_a_spoken_turn() -> None:
         request = h.llm.requests[-1]
         assert request[-2].role == "system" and "Rex" in request[-2].content
         assert sum("Rex" in m.content for m in request) == 1  # not in the system prompt (facts_in_prompt=0)
+    finally:
+        await h.aclose()
+
+
+async def test_recalled_summary_lines_and_user_facts_each_have_their_own_header() -> None:
+    """A line of this conversation's summary is not a fact "from earlier conversations"."""
+    h = Remembering(MemorySettings(facts_in_prompt=0, relevant_facts=2))
+    await h.start()
+    try:
+        await h.store.add_fact(Fact("fact_1", "ada", "The user's dog is called Rex.", "dog's name"))
+        await h.session.memory.bind_user("ada")
+        h.session.conversation.summary = "The assistant said: dogs need a walk every day.\nThe user asked about tea."
+        [note] = await h.session.memory.relevant("my dog needs a walk")
+        assert note.content == (f"{EARLIER_HEADER}\n- The assistant said: dogs need a walk every day.\n"
+                                f"{FACTS_HEADER}\n- The user's dog is called Rex.")
     finally:
         await h.aclose()
 

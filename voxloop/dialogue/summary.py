@@ -15,7 +15,10 @@ from voxloop.dialogue.history import SUMMARY_HEADER, Item, summary_message
 from voxloop.dialogue.summary_rules import rule_summary, shorten
 from voxloop.engines.types import ChatMessage
 
-__all__ = ["SUMMARY_HEADER", "clean_summary", "rule_summary", "summary_cut", "summary_message", "summary_messages"]
+__all__ = ["EARLIER_HEADER", "SUMMARY_HEADER", "clean_summary", "earlier_message", "rule_summary", "summary_cut",
+           "summary_message", "summary_messages"]
+
+EARLIER_HEADER = "Earlier in this conversation:"  # summary lines recalled next to the turn they concern
 
 ITEM_CHARS = 2000  # longer items are shortened in the prompt
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
@@ -29,6 +32,12 @@ Write at most 5 short sentences in the third person ("The user …", "The assist
 Keep every fact the user stated about themselves (names, numbers, dates, places, \
 preferences), what was decided, and questions still open. Fold the previous summary in; \
 where they disagree, the newer information wins. Reply with the summary only."""
+
+
+def earlier_message(lines: Sequence[str]) -> str:
+    """The note that recalls ``lines`` of this conversation's summary beside a turn ("" if none)."""
+    kept = [" ".join(line.split()) for line in lines if line.strip()]
+    return "\n".join([EARLIER_HEADER, *(f"- {line}" for line in kept)]) if kept else ""
 
 
 def _splits_call(items: Sequence[Item], cut: int) -> bool:

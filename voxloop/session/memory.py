@@ -33,7 +33,13 @@ from voxloop.dialogue.facts import (
     parse_extracted_facts,
 )
 from voxloop.dialogue.history import Conversation, Item
-from voxloop.dialogue.summary import clean_summary, rule_summary, summary_cut, summary_messages
+from voxloop.dialogue.summary import (
+    clean_summary,
+    earlier_message,
+    rule_summary,
+    summary_cut,
+    summary_messages,
+)
 from voxloop.engines.base import LLMEngine
 from voxloop.engines.types import PRIORITY_BACKGROUND, ChatMessage, LLMOptions
 from voxloop.errors import InvalidRequest, VoxloopError
@@ -161,15 +167,18 @@ class SessionMemory:
         if not k or not text.strip():
             return []
         lines = self.conversation.summary.splitlines()
-        notes = [lines[i] for i in rank(text, lines, k)]
+        said = [lines[i] for i in rank(text, lines, k)]
+        facts: list[str] = []
         if self.store is not None and self.user is not None:
             try:
                 found = await self.store.search_facts(self.user, text, k + len(self._shown))
             except Exception:
                 logger.exception("fact search failed")
                 found = []
-            notes += [f.text for f in found if f.id not in self._shown and f.text not in notes]
-        return [ChatMessage("system", facts_message(notes[:k]))] if notes else []
+            facts = [f.text for f in found if f.id not in self._shown and f.text not in said]
+        facts = facts[:max(0, k - len(said))]
+        parts = [earlier_message(said), facts_message(facts)]  # each under its own header
+        return [ChatMessage("system", "\n".join(p for p in parts if p))] if said or facts else []
 
     def user_said(self, item_id: str, text: str) -> None:
         """A user turn's final text: remember the facts it states (only with a user id)."""
