@@ -78,7 +78,7 @@ lint: setup
 # Every benchmark (about 1.5 hours on 2 cores; run it on a quiet machine), then docs/benchmarks.md.
 bench: setup
 	$(PY) bench/asr.py && $(PY) bench/tts.py && $(PY) bench/llm.py
-	$(PY) bench/llm_batch.py && $(PY) bench/asr_batch.py
+	$(PY) bench/llm_batch.py && $(PY) bench/llm_weights.py && $(PY) bench/asr_batch.py
 	$(PY) bench/persona.py && $(PY) bench/memory.py
 	$(MAKE) --no-print-directory bench-scale
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["asr", "asr-batch", "tts", "llm", "llm-batch", "realtime", "dictation", "remote", "soak", "turn",
+ORDER = ["asr", "asr-batch", "tts", "llm", "llm-weights", "llm-batch", "realtime", "dictation", "remote", "soak", "turn",
          "vocabulary"]
 PLOT = ROOT / "docs" / "img" / "scale.png"
 

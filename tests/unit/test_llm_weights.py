@@ -58,6 +58,17 @@ def test_a_changed_source_gets_a_new_copy(model: Path, tmp_path: Path, conversio
     assert second != first and len(conversions) == 2
 
 
+def test_the_same_model_in_two_environments_shares_one_copy(model: Path, tmp_path: Path,
+                                                              conversions: list[Path]) -> None:
+    other = tmp_path / "other-venv" / model.name
+    other.parent.mkdir()
+    other.write_bytes(model.read_bytes())
+    cache = tmp_path / "cache"
+    assert prepared_weights(model, "auto", embedded=True, cache_dir=cache) == \
+        prepared_weights(other, "auto", embedded=True, cache_dir=cache)
+    assert len(conversions) == 1
+
+
 def test_a_failed_conversion_runs_the_file_as_shipped(model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     def broken(src: Path, target: Path) -> None:

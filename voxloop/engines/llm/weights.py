@@ -7,8 +7,9 @@ slower (``bench/results/llm-weights.md``). Re-quantizing Q4_1 to Q8_0 keeps each
 of its block's range (a 17th of a Q4_1 step): perplexity 27.04 against 26.86 for the same weights
 held exactly in F16 and 26.69 for the Q4_1 kernels (a Q4_0 copy: 31.9). It costs ~1 s and ~145 MB
 of disk, and is done once: the copy lives in the user's cache directory
-(``$XDG_CACHE_HOME/voxloop/models``, else ``~/.cache/voxloop/models``), named after the source file's path, size and modification time, so
-a changed source makes a new copy. Nothing is downloaded.
+(``$XDG_CACHE_HOME/voxloop/models``, else ``~/.cache/voxloop/models``), named after a fingerprint
+of the source file's content, so a changed source makes a new copy and the same model installed
+in several environments shares one. Nothing is downloaded.
 
 ``weights`` is ``auto`` (re-quantize the embedded model, run any other GGUF as it is: a user's
 own 1-8B model in Q4_K_M has fast kernels already and would double in size), ``q8_0`` (re-quantize
@@ -48,9 +49,7 @@ def prepared_weights(path: Path, weights: str, *, embedded: bool, cache_dir: Pat
         raise InvalidRequest(f"llm weights must be one of {', '.join(WEIGHTS)}, not {weights!r}", param="weights")
     if weights == "as-is" or (weights == "auto" and not embedded):
         return path
-    st = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = cache_dir / f"{path.stem}.{key}.Q8_0.gguf"
+    target = cache_dir / f"{path.stem}.{_fingerprint(path)}.Q8_0.gguf"
     if target.is_file():
         return target
     try:
@@ -61,6 +60,20 @@ def prepared_weights(path: Path, weights: str, *, embedded: bool, cache_dir: Pat
         return path
     logger.info("made a Q8_0 copy of %s (prompts read ~2x faster): %s", path.name, target)
     return target
+
+
+def _fingerprint(path: Path, span: int = 1 << 20) -> str:
+    """The file's size and its first and last MiB, hashed: the same model installed in several
+    environments shares one copy, and a changed file gets a new one, without reading it all."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        h.update(str(size).encode())
+        f.seek(0)
+        h.update(f.read(span))
+        f.seek(max(0, size - span))
+        h.update(f.read(span))
+    return h.hexdigest()[:16]
 
 
 def _quantize(src: Path, target: Path, ftype: str = "Q8_0") -> None:
