@@ -33,8 +33,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import table, write_report  # noqa: E402
 from bench.llm import QUESTIONS, SYSTEM  # noqa: E402
+from bench.llm_batch import reply as batch_reply  # noqa: E402
 from voxloop.engines.llm.llamacpp import LlamaCppLLM  # noqa: E402
-from voxloop.engines.types import ChatMessage, LLMOptions  # noqa: E402
+from voxloop.engines.types import ChatMessage  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "llm-weights.md"
 CONFIGS = [("Q4_1 as shipped", "as-is", "q8_0"), ("Q4_1 as shipped", "as-is", "f16"),
@@ -63,17 +64,8 @@ class Round:
 async def reply(llm: LlamaCppLLM, messages: list[ChatMessage], max_tokens: int) -> tuple[float, float, str]:
     """(seconds to the first token, tokens per second after it, text)."""
     t0 = time.perf_counter()
-    first = -1.0
-    parts: list[str] = []
-    stream = llm.chat(messages, LLMOptions(max_tokens=max_tokens, temperature=0.0, seed=1))
-    async for chunk in stream:
-        if isinstance(chunk, str):
-            if first < 0:
-                first = time.perf_counter() - t0
-            parts.append(chunk)
-    text = "".join(parts)
+    first, n, text = await batch_reply(llm, messages, max_tokens, t0)
     rest = time.perf_counter() - t0 - first
-    n = llm.count_tokens(text) if text else 0
     return first, (n - 1) / rest if n > 1 and rest > 0 else float("nan"), text
 
 
@@ -120,12 +112,7 @@ def perplexity(path: str, text: str) -> float:
 
 def diverges(a: str, b: str) -> int:
     """Characters the two texts share from the start."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
+    return len(os.path.commonprefix([a, b]))
 
 
 def main() -> None:
