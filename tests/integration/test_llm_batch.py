@@ -190,3 +190,32 @@ async def test_two_contexts_share_the_load_and_a_follow_up_returns_to_its_cache(
             assert grew == [decoder]
     finally:
         llm.close()
+
+
+async def test_a_conversation_whose_sequence_served_another_comes_back_from_host_memory() -> None:
+    """One sequence, two conversations taking turns: each turn copies the other conversation's KV
+    cache out and its own back (prompt_cache), so a follow-up reads only its new message, and the
+    text is what it is when the conversation never left its sequence."""
+    cached = LlamaCppLLM(workers=1, n_threads=1, parallel=2, prompt_cache_mb=64)
+    kept = LlamaCppLLM(workers=1, n_threads=1, parallel=2, prompt_cache_mb=0)
+    try:
+        cached.prewarm()
+        d = decoder(cached)
+        d.n_seq = 1  # a context of two sequences, the decoder hands out one: every turn takes it over
+        d._seqs = d._seqs[:1]
+        cached.prompt_cache.min_tokens = 16  # these short turns are worth keeping too
+        moon = [SYSTEM, ChatMessage("user", "Tell me about the moon in two sentences, please.")]
+        sea = [SYSTEM, ChatMessage("user", "Describe the sea to someone who has never seen it.")]
+        moon_reply = await text(cached, moon)
+        await text(cached, sea)  # takes the sequence: the moon conversation goes to host memory
+        assert len(cached.prompt_cache) == 1
+        follow = [*moon, ChatMessage("assistant", moon_reply), ChatMessage("user", "And the sun?")]
+        read = d.prompt_tokens
+        answer = await text(cached, follow)
+        assert cached.prompt_cache.restored == 1
+        assert d.prompt_tokens - read <= cached.count_tokens("And the sun?") + 16  # the new message, framed
+        assert await text(kept, moon) == moon_reply
+        assert answer == await text(kept, follow)  # the cells came back as they were
+    finally:
+        cached.close()
+        kept.close()

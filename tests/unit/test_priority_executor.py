@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import Future
 
 import pytest
 
@@ -29,6 +30,42 @@ def test_waiting_jobs_run_by_priority_then_in_order() -> None:
     for f in futures:
         f.result(5)
     assert order == ["first-clause", "clause-2", "rest-1", "rest-2"]
+    ex.shutdown()
+
+
+def _at(priority: int, ex: PriorityExecutor, fn: object, *args: object) -> Future[object]:
+    token = PRIORITY.set(priority)
+    try:
+        return ex.submit(fn, *args)  # type: ignore[arg-type]
+    finally:
+        PRIORITY.reset(token)
+
+
+def test_a_reserved_thread_takes_live_jobs_only() -> None:
+    ex = PriorityExecutor(1, reserved=1)
+    gate, running = threading.Event(), threading.Event()
+    hold = _at(PRIORITY_CONTINUATION, ex, lambda: running.set() or gate.wait())  # the general thread
+    assert running.wait(5)
+    later = _at(PRIORITY_CONTINUATION, ex, lambda: "later clause")
+    rest = _at(PRIORITY_BACKGROUND, ex, lambda: "upload")
+    # a first clause does not wait for the running continuation
+    assert _at(PRIORITY_LIVE, ex, lambda: threading.current_thread().name).result(5).endswith("live_0")
+    assert _at(PRIORITY_LIVE, ex, lambda: "again").result(5) == "again"
+    assert not later.done() and not rest.done() and ex.queued == 2  # never on the reserved thread
+    gate.set()
+    assert hold.result(5) and later.result(5) == "later clause" and rest.result(5) == "upload"
+    ex.shutdown()
+
+
+def test_without_reserved_threads_a_live_job_waits_for_a_running_one() -> None:
+    ex = PriorityExecutor(1)
+    gate, running = threading.Event(), threading.Event()
+    _at(PRIORITY_CONTINUATION, ex, lambda: running.set() or gate.wait())
+    assert running.wait(5)
+    live = _at(PRIORITY_LIVE, ex, lambda: "first clause")
+    assert not live.done()
+    gate.set()
+    assert live.result(5) == "first clause"
     ex.shutdown()
 
 

@@ -129,6 +129,10 @@ def _keys() -> tuple[Key, ...]:
             keys.append(Key("llm.weights", str, "auto", "llama backend: run the GGUF as-is, or a local q8_0 copy "
                             "(made once in the cache directory; prompts read ~2x faster than Q4_1); auto = "
                             "the embedded model as q8_0, a GGUF by path as it is", "--llm-weights"))
+            keys.append(Key("llm.prompt_cache_mb", int, 256, "llama backend, batched: host memory (MiB) for "
+                            "conversations' KV caches while their sequence serves another, so a returning "
+                            "conversation reads only its new message (0 = off)", "--llm-prompt-cache-mb",
+                            low=0, high=1 << 20))
         if stage == "tts":  # the speech cache
             keys += _tts_cache_keys()
     keys.extend(memory_keys(Key))

@@ -44,9 +44,11 @@ class Engine(ABC):
     stage: str = ""
     name: str = ""
 
-    def __init__(self, *, workers: int = 1) -> None:
-        # jobs queue by the submitting context's priority (voxloop.engines.executor.PRIORITY)
-        self._executor: Executor = PriorityExecutor(workers, thread_name_prefix=f"{self.stage}-{self.name}")
+    def __init__(self, *, workers: int = 1, live_workers: int = 0) -> None:
+        # jobs queue by the submitting context's priority (voxloop.engines.executor.PRIORITY);
+        # ``live_workers`` more threads take live jobs only (never one queued behind later work)
+        self._executor: Executor = PriorityExecutor(workers, thread_name_prefix=f"{self.stage}-{self.name}",
+                                                    reserved=live_workers)
         self._load_lock = threading.Lock()
         self._loaded = False
 

@@ -5,6 +5,11 @@ a task sets it once — ``PRIORITY.set(PRIORITY_BACKGROUND)`` for a REST upload,
 reply at ``PRIORITY_CONTINUATION`` — and every inference it starts queues accordingly, first come
 first served within a priority. Only waiting jobs are ordered: a job that runs is never
 interrupted, so long work should be submitted in pieces (a clause, a chunk of audio).
+
+Because a running job is not interrupted, a live job can still wait for a whole continuation
+clause when every thread holds one. ``reserved`` threads beyond ``max_workers`` take live jobs
+only (priority ``PRIORITY_LIVE``): the first clause of a reply never queues behind later clauses
+of other replies. They sleep while no live job waits, so they cost no CPU then.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ PRIORITY: ContextVar[int] = ContextVar("voxloop_priority", default=PRIORITY_LIVE
 
 
 class PriorityExecutor(Executor):
-    def __init__(self, max_workers: int, thread_name_prefix: str = "engine") -> None:
+    def __init__(self, max_workers: int, thread_name_prefix: str = "engine", *, reserved: int = 0) -> None:
         self.max_workers = max(1, max_workers)
+        self.reserved = max(0, reserved)
         self._prefix = thread_name_prefix
         self._jobs: list[tuple[float, int, Any]] = []  # a heap: (priority, arrival, job)
         self._seq = itertools.count()
         self._threads: list[threading.Thread] = []
-        self._idle = 0  # threads waiting for a job (all counted under the lock: no race)
+        self._reserved_threads: list[threading.Thread] = []
+        self._idle = 0  # general threads waiting for a job (all counted under the lock: no race)
+        self._idle_reserved = 0  # reserved threads waiting for a live job
         self._cond = threading.Condition()
         self._shutdown = False
 
@@ -47,26 +55,47 @@ class PriorityExecutor(Executor):
         with self._cond:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new work after shutdown")
-            heapq.heappush(self._jobs, (PRIORITY.get(), next(self._seq), (future, fn, args, kwargs)))
+            priority = PRIORITY.get()
+            heapq.heappush(self._jobs, (priority, next(self._seq), (future, fn, args, kwargs)))
             if len(self._jobs) > self._idle and len(self._threads) < self.max_workers:
-                t = threading.Thread(target=self._work, name=f"{self._prefix}_{len(self._threads)}", daemon=True)
-                self._threads.append(t)
-                self._idle += 1  # it takes a job as soon as it runs
-                t.start()
-            self._cond.notify()
+                self._start(self._threads, reserved=False)
+            elif (priority <= PRIORITY_LIVE and len(self._jobs) > self._idle + self._idle_reserved
+                  and len(self._reserved_threads) < self.reserved):
+                self._start(self._reserved_threads, reserved=True)
+            # every waiter re-checks: a reserved thread may not take what a general one would
+            if self._reserved_threads:
+                self._cond.notify_all()
+            else:
+                self._cond.notify()
         return future
 
-    def _next(self) -> Any:
+    def _start(self, threads: list[threading.Thread], *, reserved: bool) -> None:
+        name = f"{self._prefix}_{'live_' if reserved else ''}{len(threads)}"
+        t = threading.Thread(target=self._work, args=(reserved,), name=name, daemon=True)
+        threads.append(t)
+        if reserved:
+            self._idle_reserved += 1  # it takes a job as soon as it runs
+        else:
+            self._idle += 1
+        t.start()
+
+    def _takes(self, reserved: bool) -> bool:
+        return bool(self._jobs) and (not reserved or self._jobs[0][0] <= PRIORITY_LIVE)
+
+    def _next(self, reserved: bool) -> Any:
         with self._cond:
-            while not self._jobs:
+            while not self._takes(reserved):
                 if self._shutdown:
                     return None
                 self._cond.wait()
-            self._idle -= 1
+            if reserved:
+                self._idle_reserved -= 1
+            else:
+                self._idle -= 1
             return heapq.heappop(self._jobs)[2]
 
-    def _work(self) -> None:
-        while (job := self._next()) is not None:
+    def _work(self, reserved: bool) -> None:
+        while (job := self._next(reserved)) is not None:
             future, fn, args, kwargs = job
             if future.set_running_or_notify_cancel():
                 try:
@@ -77,12 +106,15 @@ class PriorityExecutor(Executor):
                     future.set_result(result)
             del job, future, fn, args, kwargs
             with self._cond:
-                self._idle += 1
+                if reserved:
+                    self._idle_reserved += 1
+                else:
+                    self._idle += 1
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._cond:
             self._shutdown = True
-            threads = list(self._threads)
+            threads = self._threads + self._reserved_threads
             if cancel_futures:
                 for _, _, job in self._jobs:
                     job[0].cancel()

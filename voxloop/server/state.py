@@ -55,6 +55,8 @@ class ServerState:
                                         self._llm_busy),
             "voxloop_tts_cache_bytes": ("Bytes of speech in the memory cache",
                                         lambda: 0 if self.tts_cache is None else self.tts_cache.memory.bytes),
+            "voxloop_llm_prompt_cache_bytes": ("Bytes of conversations' KV caches held in host memory (batched "
+                                               "embedded LLM)", lambda: self._prompt_cache_stat("bytes")),
         }, counters={
             "voxloop_tts_cache_hits_memory": ("Phrases served from the speech cache in memory",
                                               lambda: self._cache_stat("hits_memory")),
@@ -63,6 +65,10 @@ class ServerState:
             "voxloop_tts_cache_misses": ("Cacheable phrases synthesised afresh", lambda: self._cache_stat("misses")),
             "voxloop_asr_batched_decodes": ("ASR decodes that shared one batched call with others",
                                             lambda: self.scheduler.batched),
+            "voxloop_llm_prompt_cache_restores": ("Turns whose conversation's KV cache came back from host memory",
+                                                  lambda: self._prompt_cache_stat("restored")),
+            "voxloop_llm_prompt_cache_restored_tokens": ("Prompt tokens those turns did not have to read",
+                                                         lambda: self._prompt_cache_stat("restored_tokens")),
         })
 
     def _cached_tts(self, engine: Engine) -> Engine:
@@ -89,6 +95,11 @@ class ServerState:
     def _llm_queued(self) -> float:
         engine = self.stack.loaded("llm")
         return float(getattr(engine, "queued", 0)) if engine is not None else 0.0
+
+    def _prompt_cache_stat(self, field: str) -> float:
+        engine = self.stack.loaded("llm")
+        cache = getattr(engine, "prompt_cache", None) if engine is not None else None
+        return float(getattr(cache, field, 0)) if cache is not None else 0.0
 
     def _cache_stat(self, field: str) -> float:
         return 0.0 if self.tts_cache is None else float(getattr(self.tts_cache.stats, field))

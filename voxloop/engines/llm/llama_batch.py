@@ -23,6 +23,7 @@ iterates :meth:`Job.pieces`.
 from __future__ import annotations
 
 import codecs
+import ctypes
 import itertools
 import logging
 import math
@@ -35,7 +36,9 @@ from typing import Any
 
 from voxloop.engines.llm.kv_reuse import reuse_plan
 from voxloop.engines.llm.llama_pool import shared_turns
+from voxloop.engines.llm.prompt_cache import PromptCache, Saved, common_prefix
 from voxloop.engines.llm.tools import Turn
+from voxloop.engines.types import PRIORITY_BACKGROUND
 from voxloop.errors import BackendError, OverloadedError
 
 __all__ = ["KV_TYPES", "BatchDecoder", "Job", "Sampling", "StepSpeed"]
@@ -121,6 +124,7 @@ class _Seq:
     generated: int = 0
     utf8: Any = None
     held: str = ""  # text that may be the start of a stop string
+    keep: bool = False  # worth copying to the host prompt cache when another job takes this sequence
 
 
 class StepSpeed:
@@ -170,7 +174,8 @@ class BatchDecoder:
 
     def __init__(self, llama: Any, *, n_seq: int, n_ctx: int, n_threads: int, n_batch: int = 512,
                  prefill_chunk: int = 128, kv_cache: str = "q8_0", max_waiting: int = 0,
-                 aging_s: float = 2.0, stream_tokens_per_s: float = 10.0, name: str = "llama-batch") -> None:
+                 aging_s: float = 2.0, stream_tokens_per_s: float = 10.0, name: str = "llama-batch",
+                 prompt_cache: PromptCache | None = None) -> None:
         import llama_cpp
         from llama_cpp import _internals
 
@@ -180,6 +185,7 @@ class BatchDecoder:
         self.n_batch = max(n_batch, n_seq + prefill_chunk)
         self.prefill_chunk = prefill_chunk
         self.stream_tokens_per_s = stream_tokens_per_s
+        self.prompt_cache = prompt_cache
         self._speed = StepSpeed()
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx * n_seq
@@ -324,21 +330,22 @@ class BatchDecoder:
         waited = time.monotonic() - job.submitted_at
         if self.on_wait is not None:
             self.on_wait(waited, job.priority)
-        prefix = 0
-        for a, b in zip(seq.tokens, job.tokens, strict=False):
-            if a != b:
-                break
-            prefix += 1
+        prefix = common_prefix(seq.tokens, job.tokens)
+        restored = 0
+        if self.prompt_cache is not None:
+            prefix, restored = self._swap(seq, job, prefix)
         common = self._reuse(seq, job.tokens, prefix) if prefix < len(seq.tokens) else prefix
         common = min(common, len(job.tokens) - 1)  # the last prompt token is evaluated for its logits
         if common < len(seq.tokens) and not llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, common, -1):
             llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, -1, -1)
             common = 0
         seq.tokens = list(job.tokens[:common])  # what the cache now holds, position by position
-        logger.debug("sequence %d: %d prompt tokens, %d cached (%d moved past a change), %d to read "
-                     "(priority %d, waited %.0f ms)", seq.id, len(job.tokens), common, max(0, common - prefix),
-                     len(job.tokens) - common, job.priority, 1000 * waited)
+        logger.debug("sequence %d: %d prompt tokens, %d cached (%d from host memory, %d moved past a change), "
+                     "%d to read (priority %d, waited %.0f ms)", seq.id, len(job.tokens), common, restored,
+                     max(0, common - prefix), len(job.tokens) - common, job.priority, 1000 * waited)
         seq.job = job
+        # a summary or fact extraction is one-off work: not worth copying out (a probe of a turn is)
+        seq.keep = job.priority < PRIORITY_BACKGROUND or common >= len(job.tokens) // 2
         seq.history = job.conversation
         seq.pending = list(job.tokens[common:])
         seq.next_token = None
@@ -383,6 +390,44 @@ class BatchDecoder:
         seq.pending = []
         seq.next_token = None
         seq.last_used = time.monotonic()
+
+    def _swap(self, seq: _Seq, job: Job, prefix: int) -> tuple[int, int]:
+        """Through the host prompt cache: copy out the conversation ``seq`` holds if ``job`` is another
+        one, and copy in the state that shares most of ``job``'s prompt; (prefix cached now, of which
+        restored from host memory)."""
+        cache = self.prompt_cache
+        assert cache is not None
+        other = prefix < len(seq.tokens) // 2  # the job is not the conversation this sequence holds
+        saved = cache.take(job.tokens, better_than=prefix)
+        if other and seq.keep and cache.wants(seq.tokens):
+            self._save(seq, cache)
+        if saved is None:
+            return prefix, 0
+        if not self._restore(seq, saved):
+            return 0, 0
+        n = common_prefix(seq.tokens, job.tokens)
+        return n, n
+
+    def _save(self, seq: _Seq, cache: PromptCache) -> None:
+        import llama_cpp
+
+        size = llama_cpp.llama_state_seq_get_size(self._ctx.ctx, seq.id)
+        data = (ctypes.c_uint8 * size)()
+        if written := llama_cpp.llama_state_seq_get_data(self._ctx.ctx, data, size, seq.id):
+            cache.put(Saved(tuple(seq.tokens), data, written))
+        seq.keep = False  # copied once
+
+    def _restore(self, seq: _Seq, saved: Saved) -> bool:
+        import llama_cpp
+
+        llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, -1, -1)
+        seq.tokens = []
+        if not llama_cpp.llama_state_seq_set_data(self._ctx.ctx, saved.data, saved.size, seq.id):
+            logger.warning("could not copy a cached prompt back into sequence %d; reading it again", seq.id)
+            llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, -1, -1)
+            return False
+        seq.tokens = list(saved.tokens)
+        return True
 
     def _reuse(self, seq: _Seq, tokens: list[int], prefix: int) -> int:
         """Move the cached chunks that ``tokens`` repeats after ``prefix`` to their new positions

@@ -32,6 +32,7 @@ from voxloop.engines.llm.llama_batch import KV_TYPES, BatchDecoder
 from voxloop.engines.llm.llama_batch_steps import BatchSteps
 from voxloop.engines.llm.llama_pool import QUEUE_THREADS, Pool, Slot
 from voxloop.engines.llm.llama_steps import Steps, chat_template
+from voxloop.engines.llm.prompt_cache import PromptCache
 from voxloop.engines.llm.tools import Plan, Turn, plan, render_turns, tools_prompt, with_tools
 from voxloop.engines.llm.weights import WEIGHTS, model_cache_dir, prepared_weights
 from voxloop.engines.models import embedded_llm_path
@@ -65,7 +66,10 @@ class LlamaCppLLM(LLMEngine):
     it runs). Past ``max_waiting`` queued generations (0: four times what runs at once) a new one
     fails with ``server_busy``. With ``parallel = 1``, ``workers`` generations run in parallel,
     each on its own ``Llama`` instance with ``n_threads`` threads. ``weights`` says whether the
-    model runs as shipped or as a local Q8_0 copy (:mod:`voxloop.engines.llm.weights`).
+    model runs as shipped or as a local Q8_0 copy (:mod:`voxloop.engines.llm.weights`). When a
+    sequence goes to another conversation, the KV cache of the one it held is copied to host memory
+    (up to ``prompt_cache_mb``, 0 = off; :mod:`voxloop.engines.llm.prompt_cache`) and copied back
+    for that conversation's next turn, which then reads only its new message.
 
     The default leaves half the CPUs to the ASR and TTS that run beside the LLM in a voice loop:
     llama.cpp's threads wait on each other at every step, so when the cores are oversubscribed
@@ -88,6 +92,7 @@ class LlamaCppLLM(LLMEngine):
         kv_cache: str = "f16",
         max_waiting: int = 0,
         weights: str = "auto",
+        prompt_cache_mb: int = 256,
     ) -> None:
         if workers < 1:
             raise InvalidRequest("workers must be >= 1", param="workers")
@@ -97,6 +102,8 @@ class LlamaCppLLM(LLMEngine):
             raise InvalidRequest("prefill_chunk must be >= 1", param="prefill_chunk")
         if kv_cache not in KV_TYPES:
             raise InvalidRequest(f"kv_cache must be one of {', '.join(KV_TYPES)}", param="kv_cache")
+        if prompt_cache_mb < 0:
+            raise InvalidRequest("prompt_cache_mb must be >= 0", param="prompt_cache_mb")
         if weights not in WEIGHTS:
             raise InvalidRequest(f"weights must be one of {', '.join(WEIGHTS)}", param="weights")
         # threads beyond the instances wait in the pool's priority queue, not in the executor's FIFO
@@ -110,6 +117,8 @@ class LlamaCppLLM(LLMEngine):
         self.prefill_chunk = prefill_chunk
         self.kv_cache = kv_cache
         self.weights = weights
+        # conversations' KV caches copied out while their sequence serves another (all contexts share it)
+        self.prompt_cache = PromptCache(prompt_cache_mb << 20)
         self.loaded_path: Path | None = None  # the file llama.cpp runs (a Q8_0 copy, see weights.py)
         self.max_waiting = max_waiting  # 0: 4 x capacity (see llama_batch, llama_pool)
         self._pool: Pool | None = None
@@ -173,7 +182,8 @@ class LlamaCppLLM(LLMEngine):
             for i in range(contexts):
                 decoder = BatchDecoder(llama, n_seq=n_seq, n_ctx=self.n_ctx, n_threads=self.n_threads,
                                        prefill_chunk=self.prefill_chunk, kv_cache=self.kv_cache,
-                                       max_waiting=self.max_waiting, name=f"llama-batch-{i}")
+                                       max_waiting=self.max_waiting, name=f"llama-batch-{i}",
+                                       prompt_cache=self.prompt_cache)
                 decoder.on_wait = self._waited
                 self._decoders.append(decoder)
         except BackendError as e:

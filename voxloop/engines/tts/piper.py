@@ -37,7 +37,9 @@ class PiperTTS(TTSEngine):
 
     ``workers`` syntheses run in parallel on one shared ONNX session. Each uses
     ``threads`` intra-op threads (default: the CPUs divided by ``workers``, at least 1),
-    so ``workers`` concurrent syntheses never oversubscribe the machine.
+    so ``workers`` concurrent syntheses never oversubscribe the machine. One more synthesis
+    thread takes only the first clause of a reply (live priority): a first clause never waits
+    for other replies' later clauses, which run whole once started.
     """
 
     name = "piper"
@@ -45,7 +47,7 @@ class PiperTTS(TTSEngine):
     def __init__(self, arg: str | None = None, *, workers: int = 2, threads: int | None = None) -> None:
         if workers < 1:
             raise InvalidRequest("workers must be >= 1", param="workers")
-        super().__init__(workers=workers)
+        super().__init__(workers=workers, live_workers=1)
         self.model_path = Path(arg).expanduser() if arg else None
         self.threads = threads or max(1, _cpu_count() // workers)
         self._voice: Any = None  # piper.voice.PiperVoice, imported lazily
