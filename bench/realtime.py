@@ -343,7 +343,8 @@ def summary(m: Measured, p50_1: float | None) -> dict[str, Any]:
         "others_cpu_percent": None if m.cpu.others_percent is None else round(m.cpu.others_percent, 1),
         "reply_detail": flat(m.res, "detail"),
         "server_medians_ms": {k: median_of(metrics, k) for k in (
-            "voice_to_voice_ms", "asr_final_ms", "llm_first_token_ms", "tts_first_chunk_ms", "barge_in_stop_ms")},
+            "voice_to_voice_ms", "asr_final_ms", "llm_first_token_ms", "tts_first_chunk_ms", "first_clause_ms",
+            "barge_in_stop_ms")},
     }
 
 
@@ -413,7 +414,7 @@ async def main_async(args: argparse.Namespace) -> None:
             spec = [x for x in metrics if x.get("voice_to_voice_ms") is not None]
             rows2.append([str(n), med(metrics, "voice_to_voice_ms"), med(metrics, "asr_final_ms"),
                           med(metrics, "llm_first_token_ms"), med(metrics, "tts_first_chunk_ms"),
-                          med(metrics, "barge_in_stop_ms"),
+                          med(metrics, "first_clause_ms"), med(metrics, "barge_in_stop_ms"),
                           f"{sum(bool(x.get('speculative')) for x in spec)}/{len(spec)}",
                           ms(pct(stalls, 95)), ms(max(stalls, default=None)), ms(pct(lags, 95)),
                           f"{m.wall:.0f}", f"{m.cpu.rss[0]:.0f}" if m.cpu.rss else "-"])
@@ -432,7 +433,7 @@ async def main_async(args: argparse.Namespace) -> None:
         table(HEADER, rows), target_line(data), pooled,
         "## Server `voxloop.metrics` medians (ms), reply pacing, VAD lag",
         table(["N sessions", "voice_to_voice_ms", "asr_final_ms", "llm_first_token_ms", "tts_first_chunk_ms",
-               "barge_in_stop_ms", "speculative replies", "stall p95", "stall max", "VAD lag p95",
+               "of which first_clause_ms", "barge_in_stop_ms", "speculative replies", "stall p95", "stall max", "VAD lag p95",
                "run wall s", "RSS at start MiB"], rows2),
         "## Problems seen (client-side checks)", "\n".join(notes),
         "## Definitions", __doc__.split("Definitions (all client-side, time.monotonic()):", 1)[1].strip(),

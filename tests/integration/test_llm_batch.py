@@ -219,3 +219,23 @@ async def test_a_conversation_whose_sequence_served_another_comes_back_from_host
     finally:
         cached.close()
         kept.close()
+
+
+def test_an_idle_context_takes_a_job_waiting_for_a_busy_one() -> None:
+    """Two contexts of one sequence each: a job queued behind a long generation in one is
+    decoded by the other, which had nothing to do."""
+    llm = LlamaCppLLM(workers=2, n_threads=1, parallel=2)
+    try:
+        llm.prewarm()
+        busy, idle = llm._decoders
+        assert busy.n_seq == idle.n_seq == 1 and busy.peers == [idle]
+        long = busy.submit(Job(_prompt(busy), Sampling(temperature=0.0), 200))
+        while busy.queued:  # admitted: every sequence of `busy` is taken
+            time.sleep(0.01)
+        late = busy.submit(Job(_prompt(busy, "Say hello."), Sampling(temperature=0.0), 8))
+        assert "".join(late.pieces()).strip()
+        assert idle.taken == 1 and busy._seqs[0].job is long  # while the long one still generates
+        long.stop.set()
+        "".join(long.pieces())
+    finally:
+        llm.close()

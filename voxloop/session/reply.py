@@ -380,6 +380,8 @@ class Reply:
             async for chunk in tts:
                 if self.metrics.tts_first_chunk_ms is None and self.metrics.llm_first_token_ms is not None:
                     self.metrics.tts_first_chunk_ms = 1000 * (now() - t0) - self.metrics.llm_first_token_ms
+                    if tts.first_clause_at is not None:  # of which the LLM wrote the first clause
+                        self.metrics.first_clause_ms = 1000 * (tts.first_clause_at - t0) - self.metrics.llm_first_token_ms
                 self._start_message()
                 if chunk.text.strip():
                     self.clauses.append(_Clause(self.queued_audio, chunk.text.strip()))

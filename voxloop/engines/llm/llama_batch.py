@@ -10,13 +10,15 @@ Requests (:class:`Job`) wait by priority (a live reply before continuations befo
 work), first come first served within a priority; a job that has waited ``aging_s`` counts one
 priority level more urgent, so background work is late but never starved. Past ``max_waiting``
 queued jobs a new one is refused at once with the retryable ``server_busy`` error (load
-shedding: a reply minutes late is worse than a clear "try again"). A free sequence goes to the job
-whose conversation it has cached the most turns of, else to the least recently used one, and
-only the tokens after the common prefix are evaluated. Within a step, prompt evaluation gets a
+shedding: a reply minutes late is worse than a clear "try again"). A context with a free sequence
+and nothing waiting takes a waiting job from a peer context whose sequences are all busy. A free
+sequence goes to the job whose conversation it has cached the most turns of, else to the least
+recently used one (the conversation it held waits in the host prompt cache,
+:mod:`voxloop.engines.llm.prompt_cache`), and only the tokens after the common prefix are evaluated. Within a step, prompt evaluation gets a
 bounded share so that a long new prompt does not stall the others' streaming: as many prompt tokens
 as keep the step within ``1 / stream_tokens_per_s`` on this machine (measured step by step, at most
-``prefill_chunk``; speech needs ~4 tokens/s), live prompts first. A job whose ``stop`` is set (barge-in) leaves at the next
-step, within one token step. Pieces go to the job's queue; the consumer (an executor thread)
+``prefill_chunk``; speech needs ~4 tokens/s), live prompts first. A job whose ``stop`` is set
+(barge-in) leaves at the next step, within one token step. Pieces go to the job's queue; the consumer (an executor thread)
 iterates :meth:`Job.pieces`.
 """
 
@@ -223,6 +225,8 @@ class BatchDecoder:
         self.prompt_tokens = 0  # of which prompt tokens (what a cached prefix saves)
         self.reused_tokens = 0  # prompt tokens cached past a change (moved, not read: kv_reuse)
         self.on_wait: Callable[[float, int], None] | None = None
+        self.peers: list[BatchDecoder] = []  # the engine's other contexts: an idle one takes their waiting jobs
+        self.taken = 0  # jobs this context took from a busy peer
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -241,6 +245,11 @@ class BatchDecoder:
             job.submitted_at = time.monotonic()
             self._waiting.append((job.priority, next(self._arrival), job))
             self._cond.notify_all()
+            full = all(s.job is not None for s in self._seqs)
+        if full:  # a peer with a free sequence may take it
+            for peer in self.peers:
+                with peer._cond:
+                    peer._cond.notify_all()
         return job
 
     def remember(self, conversation: tuple[Turn, ...], history: tuple[Turn, ...]) -> None:
@@ -279,6 +288,9 @@ class BatchDecoder:
             with self._cond:
                 self._drop_stopped_waiters()
                 self._admit()
+                if self.peers and not self._waiting and any(s.job is None for s in self._seqs):
+                    self._take_from_peers()
+                    self._admit()
                 active = [s for s in self._seqs if s.job is not None]
                 if self._closed:
                     for s in active:
@@ -287,8 +299,8 @@ class BatchDecoder:
                         job.out.put(BackendError("the llama.cpp decoder closed"))
                     self._waiting.clear()
                     return
-                if not active:
-                    self._cond.wait(_POLL_S if self._waiting else None)
+                if not active:  # with peers, look again soon: a peer's lock may have been held just now
+                    self._cond.wait(_POLL_S if self._waiting or self.peers else None)
                     continue
             try:
                 self._step(active)
@@ -307,6 +319,22 @@ class BatchDecoder:
             for w in stopped:
                 w[2].out.put(_END)
             self._waiting = [w for w in self._waiting if not w[2].stopped]
+
+    def _take_from_peers(self) -> None:
+        """A waiting job of a peer whose every sequence is busy comes here, where one is free (its
+        conversation's cache follows it through the host prompt cache). Never blocks on a peer's
+        lock: two contexts taking from each other cannot deadlock."""
+        for peer in self.peers:
+            if not peer._cond.acquire(blocking=False):
+                continue
+            try:
+                if peer._waiting and all(s.job is not None for s in peer._seqs):
+                    job = peer._next()
+                    self._waiting.append((job.priority, next(self._arrival), job))
+                    self.taken += 1
+                    return
+            finally:
+                peer._cond.release()
 
     def _next(self) -> Job:
         """The most urgent waiting job: by priority less a level per ``aging_s`` waited, then arrival."""
@@ -506,6 +534,10 @@ class BatchDecoder:
         self._speed.observe(streaming, n - streaming, time.perf_counter() - t0)
         self.steps += 1
         self.step_tokens += n
+        if self.steps % 500 == 0 and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("step times by generating sequences: %s ms; %.2f ms a prompt token", ", ".join(
+                f"{k}: {1000 * v:.0f}" for k, v in sorted(self._speed.stream_step_s.items())),
+                1000 * self._speed.prompt_token_s)
         if rc != 0:
             raise BackendError(f"llama_decode returned {rc} (no room in the KV cache?)")
         with self._cond:

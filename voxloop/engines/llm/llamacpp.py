@@ -186,6 +186,8 @@ class LlamaCppLLM(LLMEngine):
                                        prompt_cache=self.prompt_cache)
                 decoder.on_wait = self._waited
                 self._decoders.append(decoder)
+            for decoder in self._decoders:
+                decoder.peers = [d for d in self._decoders if d is not decoder]
         except BackendError as e:
             self.close()
             raise BackendUnavailable(str(e)) from e
@@ -289,7 +291,9 @@ class LlamaCppLLM(LLMEngine):
             try:
                 yield from self._steps(steps, options, step)
             finally:
-                decoder.remember(conversation, (*conversation, ("assistant", "".join(steps.said))))
+                said = (*conversation, ("assistant", "".join(steps.said)))
+                for d in self._decoders:  # whichever context ran it (an idle one may take a waiting job)
+                    d.remember(conversation, said)
             return
         assert self._pool is not None
         slot = self._pool.acquire(conversation, options.priority, stop)

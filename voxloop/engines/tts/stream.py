@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voxloop.aio import cancel_and_wait, create_named_task
+from voxloop.aio import cancel_and_wait, create_named_task, now
 from voxloop.audio.pcm import Audio, StreamResampler
 from voxloop.engines.base import TTSEngine
 from voxloop.engines.executor import PRIORITY
@@ -64,6 +64,7 @@ class TTSStream(EngineStream[str, TTSChunk]):
         self._options = options
         self.sample_rate = sample_rate or engine.sample_rate
         self._chunker = chunker or ClauseChunker(first_min_words=4)  # early first audio
+        self.first_clause_at: float | None = None  # voxloop.aio.now() when the first clause was complete
         super().__init__(f"tts-stream:{engine.name}")
 
     async def _run(self, inputs: AsyncIterator[str | _Flush]) -> None:
@@ -81,9 +82,13 @@ class TTSStream(EngineStream[str, TTSChunk]):
     async def _read(self, inputs: AsyncIterator[str | _Flush], clauses: asyncio.Queue[str | None]) -> None:
         async for item in inputs:
             ready = self._chunker.flush() if isinstance(item, _Flush) else self._chunker.push(item)
+            if ready and self.first_clause_at is None:
+                self.first_clause_at = now()
             for clause in ready:
                 clauses.put_nowait(clause)
         for clause in self._chunker.flush():
+            if self.first_clause_at is None:
+                self.first_clause_at = now()
             clauses.put_nowait(clause)
         clauses.put_nowait(None)
 
@@ -99,8 +104,12 @@ class TTSStream(EngineStream[str, TTSChunk]):
         resampler = StreamResampler(self._engine.sample_rate, self.sample_rate)
         text = clause  # attached to the first chunk that has audio
         chunks = self._engine.synthesize(clause, self._options)
+        t0 = now()
         try:
             async for audio in chunks:
+                if text:
+                    logger.debug("clause of %d chars at priority %d: first audio after %.0f ms",
+                                 len(clause), PRIORITY.get(), 1000 * (now() - t0))
                 samples = resampler.push(audio.samples)
                 if len(samples):
                     self._emit(TTSChunk(Audio(samples, self.sample_rate), text))
