@@ -14,11 +14,12 @@ shedding: a reply minutes late is worse than a clear "try again"). A context wit
 and nothing waiting takes a waiting job from a peer context whose sequences are all busy. A free
 sequence goes to the job whose conversation it has cached the most turns of, else to the least
 recently used one (the conversation it held waits in the host prompt cache,
-:mod:`voxloop.engines.llm.prompt_cache`), and only the tokens after the common prefix are evaluated. Within a step, prompt evaluation gets a
-bounded share so that a long new prompt does not stall the others' streaming: as many prompt tokens
-as keep the step within ``1 / stream_tokens_per_s`` on this machine (measured step by step, at most
-``prefill_chunk``; speech needs ~4 tokens/s), live prompts first. A job whose ``stop`` is set
-(barge-in) leaves at the next step, within one token step. Pieces go to the job's queue; the consumer (an executor thread)
+:mod:`voxloop.engines.llm.prompt_cache`), and only the tokens after the common prefix are
+evaluated. Within a step, prompt evaluation gets a bounded share so that a long new prompt does not
+stall the others' streaming: as many prompt tokens as keep the step within
+``1 / stream_tokens_per_s`` on this machine (measured step by step, at most ``prefill_chunk``;
+speech needs ~4 tokens/s), live prompts first. A job whose ``stop`` is set (barge-in) leaves at the
+next step, within one token step. Pieces go to the job's queue; the consumer (an executor thread)
 iterates :meth:`Job.pieces`.
 """
 
