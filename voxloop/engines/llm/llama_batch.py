@@ -369,8 +369,8 @@ class BatchDecoder:
             llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.id, -1, -1)
             common = 0
         seq.tokens = list(job.tokens[:common])  # what the cache now holds, position by position
-        logger.debug("sequence %d: %d prompt tokens, %d cached (%d from host memory, %d moved past a change), "
-                     "%d to read (priority %d, waited %.0f ms)", seq.id, len(job.tokens), common, restored,
+        logger.debug("%s sequence %d: %d prompt tokens, %d cached (%d from host memory, %d moved past a change), "
+                     "%d to read (priority %d, waited %.0f ms)", self._thread.name, seq.id, len(job.tokens), common, restored,
                      max(0, common - prefix), len(job.tokens) - common, job.priority, 1000 * waited)
         seq.job = job
         # a summary or fact extraction is one-off work: not worth copying out (a probe of a turn is)
