@@ -97,9 +97,8 @@ class ServerState:
         return float(getattr(engine, "queued", 0)) if engine is not None else 0.0
 
     def _prompt_cache_stat(self, field: str) -> float:
-        engine = self.stack.loaded("llm")
-        cache = getattr(engine, "prompt_cache", None) if engine is not None else None
-        return float(getattr(cache, field, 0)) if cache is not None else 0.0
+        cache = getattr(self.stack.loaded("llm"), "prompt_cache", None)  # the batched embedded LLM only
+        return float(getattr(cache, field, 0))
 
     def _cache_stat(self, field: str) -> float:
         return 0.0 if self.tts_cache is None else float(getattr(self.tts_cache.stats, field))

@@ -81,16 +81,15 @@ class TTSStream(EngineStream[str, TTSChunk]):
 
     async def _read(self, inputs: AsyncIterator[str | _Flush], clauses: asyncio.Queue[str | None]) -> None:
         async for item in inputs:
-            ready = self._chunker.flush() if isinstance(item, _Flush) else self._chunker.push(item)
-            if ready and self.first_clause_at is None:
-                self.first_clause_at = now()
-            for clause in ready:
-                clauses.put_nowait(clause)
-        for clause in self._chunker.flush():
-            if self.first_clause_at is None:
-                self.first_clause_at = now()
-            clauses.put_nowait(clause)
+            self._queue(self._chunker.flush() if isinstance(item, _Flush) else self._chunker.push(item), clauses)
+        self._queue(self._chunker.flush(), clauses)
         clauses.put_nowait(None)
+
+    def _queue(self, ready: list[str], clauses: asyncio.Queue[str | None]) -> None:
+        if ready and self.first_clause_at is None:
+            self.first_clause_at = now()
+        for clause in ready:
+            clauses.put_nowait(clause)
 
     async def _speak(self, clauses: asyncio.Queue[str | None]) -> None:
         # this task's own context: the first clause at the stream's priority, later ones (the
