@@ -10,6 +10,7 @@ import pytest
 
 from voxloop.engines.llm.llama_batch import BatchDecoder, Job, Sampling
 from voxloop.engines.llm.llamacpp import LlamaCppLLM
+from voxloop.engines.llm.prompt_cache import PromptCache
 from voxloop.engines.types import PRIORITY_BACKGROUND, PRIORITY_LIVE, ChatMessage, LLMOptions
 from voxloop.errors import BackendError, OverloadedError
 
@@ -239,3 +240,62 @@ def test_an_idle_context_takes_a_job_waiting_for_a_busy_one() -> None:
         "".join(long.pieces())
     finally:
         llm.close()
+
+
+def test_a_live_job_takes_the_sequence_of_background_work_which_resumes_where_it_stopped(
+        batched_llm: LlamaCppLLM) -> None:
+    """One sequence busy with a summary-like background job: a live job does not wait for it. The
+    background job's cells go to host memory, and when it gets the sequence back it goes on with the
+    same sampler: its text is what it is when nothing interrupts it."""
+    llama = decoder(batched_llm).llama
+    d = BatchDecoder(llama, n_seq=1, n_ctx=512, n_threads=1, prompt_cache=PromptCache(64 << 20, min_tokens=8))
+    try:
+        story = _prompt(d, "Tell me a long story about a dragon.")
+        sampling = Sampling(temperature=0.7, seed=7)  # sampled: the sampler's random state must carry over
+        alone = "".join(d.submit(Job(list(story), sampling, 60, priority=PRIORITY_BACKGROUND)).pieces())
+        background = d.submit(Job(list(story), sampling, 60, priority=PRIORITY_BACKGROUND))
+        while background.out.qsize() < 5:  # generating
+            time.sleep(0.01)
+        live = d.submit(Job(_prompt(d, "Say hello."), Sampling(temperature=0.0), 8))
+        said = "".join(live.pieces())
+        assert said.strip() and d.preempted == 1
+        assert background.out.qsize() < 60  # the live reply finished while the background job was still out
+        assert "".join(background.pieces()) == alone
+        assert d.prompt_cache is not None and d.prompt_cache.restored == 1
+    finally:
+        d.close()
+
+
+def test_background_work_keeps_its_sequence_when_a_peer_context_has_one_free() -> None:
+    llm = LlamaCppLLM(workers=2, n_threads=1, parallel=2)
+    try:
+        llm.prewarm()
+        first, other = llm._decoders
+        background = first.submit(Job(_prompt(first), Sampling(temperature=0.0), 100, priority=PRIORITY_BACKGROUND))
+        while first.queued:
+            time.sleep(0.01)
+        live = first.submit(Job(_prompt(first, "Say hello."), Sampling(temperature=0.0), 8))
+        assert "".join(live.pieces()).strip()
+        assert first.preempted == 0 and other.taken == 1
+        background.stop.set()
+        "".join(background.pieces())
+    finally:
+        llm.close()
+
+
+def test_a_background_prompt_is_read_in_chunks_even_alone_and_a_live_one_at_once(batched_llm: LlamaCppLLM) -> None:
+    """A live job arriving while a background prompt is read waits for one short step, not for the
+    whole prompt: alone, a background prompt still takes at most ``prefill_chunk`` tokens a step."""
+    d = BatchDecoder(decoder(batched_llm).llama, n_seq=1, n_ctx=512, n_threads=1, prefill_chunk=16)
+    try:
+        prompt = _prompt(d, "Please summarise this conversation. " + "We talked about trains, ships and planes. " * 4)
+        assert len(prompt) > 48
+        steps = d.steps
+        "".join(d.submit(Job(list(prompt), Sampling(temperature=0.0), 1, priority=PRIORITY_BACKGROUND)).pieces())
+        assert d.steps - steps >= -(-len(prompt) // 16)
+        d._reset_seq(d._seqs[0])
+        steps = d.steps
+        "".join(d.submit(Job(list(prompt), Sampling(temperature=0.0), 1, priority=PRIORITY_LIVE)).pieces())
+        assert d.steps - steps == 1
+    finally:
+        d.close()

@@ -18,8 +18,10 @@ recently used one (the conversation it held waits in the host prompt cache,
 evaluated. Within a step, prompt evaluation gets a bounded share so that a long new prompt does not
 stall the others' streaming: as many prompt tokens as keep the step within
 ``1 / stream_tokens_per_s`` on this machine (measured step by step, at most ``prefill_chunk``;
-speech needs ~4 tokens/s), live prompts first. A job whose ``stop`` is set (barge-in) leaves at the
-next step, within one token step. Pieces go to the job's queue; the consumer (an executor thread)
+speech needs ~4 tokens/s), live prompts first; a background prompt gets no more even alone, so a live
+job arriving meanwhile waits one short step. With every sequence busy, a live job takes the sequence
+of a background job, which waits again and resumes where it stopped. A job whose ``stop`` is set
+(barge-in) leaves at the next step, within one token step. Pieces go to the job's queue; the consumer (an executor thread)
 iterates :meth:`Job.pieces`.
 """
 
@@ -82,6 +84,8 @@ class Job:
     on_token: Callable[[], None] | None = None
     out: queue.SimpleQueue[object] = field(default_factory=queue.SimpleQueue)
     submitted_at: float = 0.0  # time.monotonic() when it was queued
+    queued_s: float = 0.0  # time it waited before earlier admissions (a preempted job waits again)
+    progress: _Progress | None = None  # where a preempted generation stopped
     abandoned: threading.Event = field(default_factory=threading.Event)  # the consumer left
 
     @property
@@ -112,6 +116,18 @@ class Job:
             self.out.get()  # _END
             return item
         return None
+
+
+@dataclass(slots=True)
+class _Progress:
+    """A preempted generation's own state: it resumes with the same sampler (penalty window, random
+    state), the same half-decoded UTF-8 and held-back text, as if it had never stopped."""
+
+    sampler: Any
+    utf8: Any
+    held: str
+    generated: int
+    keep: bool
 
 
 @dataclass(eq=False)
@@ -228,6 +244,7 @@ class BatchDecoder:
         self.on_wait: Callable[[float, int], None] | None = None
         self.peers: list[BatchDecoder] = []  # the engine's other contexts: an idle one takes their waiting jobs
         self.taken = 0  # jobs this context took from a busy peer
+        self.preempted = 0  # background jobs that gave their sequence to a live one
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -297,7 +314,7 @@ class BatchDecoder:
                     for s in active:
                         self._finish(s, BackendError("the llama.cpp decoder closed"))
                     for _, _, job in self._waiting:
-                        job.out.put(BackendError("the llama.cpp decoder closed"))
+                        self._leave(job, BackendError("the llama.cpp decoder closed"))
                     self._waiting.clear()
                     return
                 if not active:  # with peers, look again soon: a peer's lock may have been held just now
@@ -318,8 +335,18 @@ class BatchDecoder:
         stopped = [w for w in self._waiting if w[2].stopped]
         if stopped:
             for w in stopped:
-                w[2].out.put(_END)
+                self._leave(w[2])
             self._waiting = [w for w in self._waiting if not w[2].stopped]
+
+    @staticmethod
+    def _leave(job: Job, error: BaseException | None = None) -> None:
+        """A waiting job ends without a sequence (stopped, or the decoder closed)."""
+        if job.progress is not None and job.progress.sampler is not None:
+            job.progress.sampler.close()
+        job.progress = None
+        if error is not None:
+            job.out.put(error)
+        job.out.put(_END)
 
     def _take_from_peers(self) -> None:
         """A waiting job of a peer whose every sequence is busy comes here, where one is free (its
@@ -337,18 +364,66 @@ class BatchDecoder:
             finally:
                 peer._cond.release()
 
-    def _next(self) -> Job:
-        """The most urgent waiting job: by priority less a level per ``aging_s`` waited, then arrival."""
+    def _urgency(self, job: Job, now: float | None) -> int:
+        """A job's priority less a level per ``aging_s`` it has waited (``now``: it waits still)."""
+        waited = job.queued_s + (now - job.submitted_at if now is not None else 0.0)
+        return job.priority - int(waited / self.aging_s)
+
+    def _most_urgent(self) -> tuple[int, int, Job]:
+        """The waiting job to admit next: by urgency, then arrival."""
         now = time.monotonic()
-        best = min(self._waiting, key=lambda w: (w[0] - int((now - w[2].submitted_at) / self.aging_s), w[1]))
+        return min(self._waiting, key=lambda w: (self._urgency(w[2], now), w[1]))
+
+    def _next(self) -> Job:
+        best = self._most_urgent()
         self._waiting.remove(best)
         return best[2]
+
+    def _preempt(self) -> bool:
+        """Every sequence is busy and a live job waits: a background job (a summary, a fact extraction,
+        a cache warm-up) gives up its sequence. Its cells go to the host prompt cache and it waits
+        again, to resume where it stopped. Not when a peer context has a free sequence (the peer takes
+        the job), nor for background work that has itself waited so long it counts as urgent (aging).
+        True if a sequence was freed."""
+        _, _, waiter = self._most_urgent()
+        if waiter.priority >= PRIORITY_BACKGROUND:
+            return False
+        if any(s.job is None for peer in self.peers for s in peer._seqs):  # unlocked look: a hint
+            return False
+        urgency = self._urgency(waiter, time.monotonic())
+        victims = [s for s in self._seqs if s.job is not None and s.job.priority >= PRIORITY_BACKGROUND
+                   and not s.job.stopped and self._urgency(s.job, None) > urgency]
+        if not victims:
+            return False
+        self._suspend(max(victims, key=lambda s: (s.job.priority if s.job else 0, len(s.pending))))
+        return True
+
+    def _suspend(self, seq: _Seq) -> None:
+        job = seq.job
+        assert job is not None
+        # what the cache holds and what it still has to read: the sampled token not yet evaluated,
+        # or the rest of the prompt
+        rest = [seq.next_token] if seq.next_token is not None else seq.pending
+        job.tokens = [*seq.tokens, *rest]
+        job.progress = _Progress(seq.sampler, seq.utf8, seq.held, seq.generated, seq.keep)
+        logger.debug("%s sequence %d: background job preempted after %d tokens generated, %d to read",
+                     self._thread.name, seq.id, seq.generated, len(rest))
+        seq.keep = True  # its cells go to host memory when the live job takes the sequence
+        seq.job = None
+        seq.sampler = None
+        seq.pending = []
+        seq.next_token = None
+        seq.last_used = time.monotonic()
+        job.submitted_at = seq.last_used
+        self._waiting.append((job.priority, next(self._arrival), job))
+        self.preempted += 1
 
     def _admit(self) -> None:
         while self._waiting:
             free = [s for s in self._seqs if s.job is None]
-            if not free:
+            if not free and not self._preempt():
                 return
+            free = free or [s for s in self._seqs if s.job is None]
             job = self._next()
             seq = max(free, key=lambda s: (shared_turns(s.history, job.conversation), -s.last_used))
             self._start(seq, job)
@@ -357,8 +432,9 @@ class BatchDecoder:
         import llama_cpp
 
         waited = time.monotonic() - job.submitted_at
-        if self.on_wait is not None:
+        if self.on_wait is not None and job.progress is None:  # a resumed job was counted once
             self.on_wait(waited, job.priority)
+        job.queued_s += waited
         prefix = common_prefix(seq.tokens, job.tokens)
         restored = 0
         if self.prompt_cache is not None:
@@ -373,11 +449,15 @@ class BatchDecoder:
                      "%d to read (priority %d, waited %.0f ms)", self._thread.name, seq.id, len(job.tokens), common, restored,
                      max(0, common - prefix), len(job.tokens) - common, job.priority, 1000 * waited)
         seq.job = job
-        # a summary or fact extraction is one-off work: not worth copying out (a probe of a turn is)
-        seq.keep = job.priority < PRIORITY_BACKGROUND or common >= len(job.tokens) // 2
         seq.history = job.conversation
         seq.pending = list(job.tokens[common:])
         seq.next_token = None
+        if (p := job.progress) is not None:  # preempted before: go on where it stopped
+            job.progress = None
+            seq.sampler, seq.utf8, seq.held, seq.generated, seq.keep = p.sampler, p.utf8, p.held, p.generated, p.keep
+            return
+        # a summary or fact extraction is one-off work: not worth copying out (a probe of a turn is)
+        seq.keep = job.priority < PRIORITY_BACKGROUND or common >= len(job.tokens) // 2
         seq.generated = 0
         seq.held = ""
         seq.utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -511,19 +591,23 @@ class BatchDecoder:
             if seq.next_token is not None:
                 add(seq, seq.next_token, True)
                 seq.next_token = None
-        # nothing streaming: a prompt may fill the batch; else a chunk the streams can afford
+        # nothing streaming: a live prompt may fill the batch; else a chunk the streams can afford.
+        # Background prompts get a chunk either way: a live job that arrives meanwhile waits for the
+        # end of the step, and a 500-token step is seconds on a small CPU.
         streaming = n
-        if n == 0:
-            budget = self.n_batch
-        else:
-            budget = min(self.n_batch - n, self._speed.prefill_budget(
-                n, 1.0 / self.stream_tokens_per_s, self.prefill_chunk))
+        chunk = self._speed.prefill_budget(n, 1.0 / self.stream_tokens_per_s, self.prefill_chunk)
+        budget = self.n_batch if n == 0 else min(self.n_batch - n, chunk)
+        background = chunk
         for seq in order:
             if not seq.pending or budget <= 0:
                 continue
-            take = seq.pending[:budget]
+            late = seq.job is not None and seq.job.priority >= PRIORITY_BACKGROUND
+            if late and background <= 0:
+                continue
+            take = seq.pending[:min(budget, background) if late else budget]
             del seq.pending[:len(take)]
             budget -= len(take)
+            background -= len(take) if late else 0
             self.prompt_tokens += len(take)
             for i, tok in enumerate(take):
                 add(seq, tok, i == len(take) - 1 and not seq.pending)
@@ -532,7 +616,11 @@ class BatchDecoder:
         b.n_tokens = n
         t0 = time.perf_counter()
         rc = llama_cpp.llama_decode(self._ctx.ctx, b)
-        self._speed.observe(streaming, n - streaming, time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        self._speed.observe(streaming, n - streaming, seconds)
+        if seconds > 0.5:
+            logger.debug("%s: a step of %.0f ms (%d generating, %d prompt tokens)", self._thread.name,
+                         1000 * seconds, streaming, n - streaming)
         self.steps += 1
         self.step_tokens += n
         if self.steps % 500 == 0 and logger.isEnabledFor(logging.DEBUG):
