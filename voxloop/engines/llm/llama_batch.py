@@ -21,8 +21,8 @@ stall the others' streaming: as many prompt tokens as keep the step within
 speech needs ~4 tokens/s), live prompts first; a background prompt gets no more even alone, so a live
 job arriving meanwhile waits one short step. With every sequence busy, a live job takes the sequence
 of a background job, which waits again and resumes where it stopped. A job whose ``stop`` is set
-(barge-in) leaves at the next step, within one token step. Pieces go to the job's queue; the consumer (an executor thread)
-iterates :meth:`Job.pieces`.
+(barge-in) leaves at the next step, within one token step. Pieces go to the job's queue; the
+consumer (an executor thread) iterates :meth:`Job.pieces`.
 """
 
 from __future__ import annotations
