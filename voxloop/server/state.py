@@ -69,6 +69,11 @@ class ServerState:
                                                   lambda: self._prompt_cache_stat("restored")),
             "voxloop_llm_prompt_cache_restored_tokens": ("Prompt tokens those turns did not have to read",
                                                          lambda: self._prompt_cache_stat("restored_tokens")),
+            "voxloop_llm_preempted": ("Background generations (summaries, fact extraction, cache warm-ups) "
+                                      "that gave their sequence to a live reply and resumed later",
+                                      lambda: self._llm_stat("preempted")),
+            "voxloop_llm_taken": ("Generations a batched context with a free sequence took from a busy one",
+                                  lambda: self._llm_stat("taken")),
         })
 
     def _cached_tts(self, engine: Engine) -> Engine:
@@ -95,6 +100,10 @@ class ServerState:
     def _llm_queued(self) -> float:
         engine = self.stack.loaded("llm")
         return float(getattr(engine, "queued", 0)) if engine is not None else 0.0
+
+    def _llm_stat(self, field: str) -> float:
+        value = getattr(self.stack.loaded("llm"), field, 0)  # the batched embedded LLM only
+        return float(value) if isinstance(value, int) else 0.0
 
     def _prompt_cache_stat(self, field: str) -> float:
         cache = getattr(self.stack.loaded("llm"), "prompt_cache", None)  # the batched embedded LLM only

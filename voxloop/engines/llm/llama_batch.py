@@ -379,24 +379,25 @@ class BatchDecoder:
         self._waiting.remove(best)
         return best[2]
 
-    def _preempt(self) -> bool:
+    def _preempt(self) -> _Seq | None:
         """Every sequence is busy and a live job waits: a background job (a summary, a fact extraction,
         a cache warm-up) gives up its sequence. Its cells go to the host prompt cache and it waits
         again, to resume where it stopped. Not when a peer context has a free sequence (the peer takes
         the job), nor for background work that has itself waited so long it counts as urgent (aging).
-        True if a sequence was freed."""
+        The sequence freed, if one was."""
         _, _, waiter = self._most_urgent()
         if waiter.priority >= PRIORITY_BACKGROUND:
-            return False
+            return None
         if any(s.job is None for peer in self.peers for s in peer._seqs):  # unlocked look: a hint
-            return False
+            return None
         urgency = self._urgency(waiter, time.monotonic())
         victims = [s for s in self._seqs if s.job is not None and s.job.priority >= PRIORITY_BACKGROUND
                    and not s.job.stopped and self._urgency(s.job, None) > urgency]
         if not victims:
-            return False
-        self._suspend(max(victims, key=lambda s: (s.job.priority if s.job else 0, len(s.pending))))
-        return True
+            return None
+        victim = max(victims, key=lambda s: (s.job.priority if s.job else 0, len(s.pending)))
+        self._suspend(victim)
+        return victim
 
     def _suspend(self, seq: _Seq) -> None:
         job = seq.job
@@ -421,9 +422,11 @@ class BatchDecoder:
     def _admit(self) -> None:
         while self._waiting:
             free = [s for s in self._seqs if s.job is None]
-            if not free and not self._preempt():
-                return
-            free = free or [s for s in self._seqs if s.job is None]
+            if not free:
+                freed = self._preempt()
+                if freed is None:
+                    return
+                free = [freed]
             job = self._next()
             seq = max(free, key=lambda s: (shared_turns(s.history, job.conversation), -s.last_used))
             self._start(seq, job)

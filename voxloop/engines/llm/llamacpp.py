@@ -242,6 +242,16 @@ class LlamaCppLLM(LLMEngine):
         return self._pool.idle if self._pool is not None else self.capacity
 
     @property
+    def preempted(self) -> int:
+        """Background generations that gave their sequence to a live one (batched decoding)."""
+        return sum(d.preempted for d in self._decoders)
+
+    @property
+    def taken(self) -> int:
+        """Generations a context with a free sequence took from a busy one (batched decoding)."""
+        return sum(d.taken for d in self._decoders)
+
+    @property
     def tokens_generated(self) -> int:
         """Total tokens produced by the worker threads since start (for metrics and tests)."""
         return self._tokens_generated
