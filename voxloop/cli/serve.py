@@ -48,9 +48,9 @@ def engine_specs(settings: Settings, environ: Mapping[str, str], cores: int | No
 def _llama_options(stage: str, settings: Settings) -> dict[str, Any]:
     if stage != "llm" or parse_spec(settings.stages[stage].backend)[0] != "llama":
         return {}
-    cache_mb = settings.values.get("llm.prompt_cache_mb")
-    return {"weights": str(settings.values.get("llm.weights") or "auto"),
-            "prompt_cache_mb": cache_mb if isinstance(cache_mb, int) else 256}
+    cache_mb = settings.values["llm.prompt_cache_mb"]  # every key has its default, validated by type
+    assert isinstance(cache_mb, int)
+    return {"weights": str(settings.values["llm.weights"]), "prompt_cache_mb": cache_mb}
 
 
 def load_vocabulary(path: str | None) -> object | None:
