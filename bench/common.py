@@ -224,6 +224,23 @@ def health(base: str) -> dict[str, Any]:
     return data
 
 
+def scrape(base: str) -> dict[str, float]:
+    """Every sample of the server's ``/metrics`` (name{labels} -> value); {} if it has none."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return out
+
+
 async def wait_idle(base: str, seconds: float = 30) -> dict[str, Any]:
     """/healthz once the server reports no open session (or after ``seconds``)."""
     for _ in range(int(seconds / 0.5)):

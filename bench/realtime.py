@@ -63,6 +63,7 @@ from bench.common import (  # noqa: E402
     ms_or_none,
     pct,
     ratio,
+    scrape,
     server_flags,
     session_caps,
     start_server,
@@ -298,6 +299,7 @@ class Measured:
     client_cpu: float  # this benchmark process, % of one core
     h0: dict[str, Any]
     h1: dict[str, Any]
+    gaps: tuple[int, float] | None = None  # pauses inside replies' audio the server saw (count, seconds)
 
     @property
     def v2v(self) -> list[float]:
@@ -312,12 +314,17 @@ async def measure(n: int, srv: Server, clips: list[Clip], args: argparse.Namespa
     """Run N sessions against ``srv``, sampling the server's CPU and RSS (its process tree, or
     the process alone with ``tree=False``) for exactly that N."""
     h0 = await wait_idle(srv.base)
+    m0 = scrape(srv.base)
     with ProcSampler(srv.pid, tree=tree) as cpu:
         t0, c0 = time.monotonic(), time.process_time()
         res = await run_n(n, srv.base, clips, args)
         wall = time.monotonic() - t0
         client_cpu = 100 * (time.process_time() - c0) / wall
-    return Measured(n, res, cpu, wall, client_cpu, h0, await wait_idle(srv.base))
+    h1, m1 = await wait_idle(srv.base), scrape(srv.base)
+    name = "voxloop_reply_audio_gap_seconds"
+    gaps = None if f"{name}_count" not in m1 else (
+        int(m1[f"{name}_count"] - m0.get(f"{name}_count", 0)), m1[f"{name}_sum"] - m0.get(f"{name}_sum", 0))
+    return Measured(n, res, cpu, wall, client_cpu, h0, h1, gaps)
 
 
 def summary(m: Measured, p50_1: float | None) -> dict[str, Any]:
@@ -341,6 +348,8 @@ def summary(m: Measured, p50_1: float | None) -> dict[str, Any]:
         "session_seconds": round(m.session_seconds, 1), "wall_s": round(m.wall, 1),
         "client_cpu_percent": round(m.client_cpu, 1),
         "others_cpu_percent": None if m.cpu.others_percent is None else round(m.cpu.others_percent, 1),
+        "server_audio_gaps": None if m.gaps is None else m.gaps[0],
+        "server_audio_gap_s": None if m.gaps is None else round(m.gaps[1], 2),
         "reply_detail": flat(m.res, "detail"),
         "server_medians_ms": {k: median_of(metrics, k) for k in (
             "voice_to_voice_ms", "asr_final_ms", "llm_first_token_ms", "tts_first_chunk_ms", "first_clause_ms",
@@ -352,7 +361,10 @@ def problems_note(m: Measured) -> str:
     problems: Counter[str] = sum((s.problems for s in m.res), Counter())
     return (f"- N={m.n}: " + (", ".join(f"{k} x{v}" for k, v in sorted(problems.items())) or "no problems")
             + f"; /healthz tasks {m.h0.get('tasks')} before, {m.h1.get('tasks')} after, "
-            f"sessions after {m.h1.get('sessions')}; bench client CPU {m.client_cpu:.0f} %; "
+            f"sessions after {m.h1.get('sessions')}; "
+            + ("" if m.gaps is None else f"pauses inside replies' audio seen by the server {m.gaps[0]} "
+               f"({m.gaps[1]:.1f} s in all); ")
+            + f"bench client CPU {m.client_cpu:.0f} %; "
             f"other processes on the machine {ms_pct(m.cpu.others_percent)} (of {100 * (os.cpu_count() or 1)} %)")
 
 

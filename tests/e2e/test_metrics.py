@@ -62,6 +62,7 @@ async def test_metrics_after_a_spoken_turn_and_a_bad_event(server: str) -> None:
     assert after["voxloop_engine_busy_llm"] == 0
     assert after["voxloop_llm_prompt_cache_restores_total"] >= 0 and after["voxloop_llm_prompt_cache_bytes"] >= 0
     assert after["voxloop_llm_preempted_total"] >= 0 and after["voxloop_llm_taken_total"] >= 0
+    assert after["voxloop_reply_audio_gap_seconds_count"] >= 0  # pauses inside a reply's audio
     # the end of the turn is measured from the user's last sound: voice-to-voice covers the ASR final
     assert after["voxloop_voice_to_voice_seconds_sum"] >= after["voxloop_asr_final_seconds_sum"]
 

@@ -125,3 +125,29 @@ async def test_uploads_queue_behind_live_finals_and_partials() -> None:
              loop.create_task(scheduler.transcribe(clip(0.5), TranscribeOptions(), final=True))]
     await asyncio.gather(*tasks)
     assert order == [0.1, 0.5, 0.3, 0.2, 0.4]  # the live final, then the partial, then the upload in order
+
+
+async def test_a_pause_inside_a_reply_is_reported_as_a_gap_and_a_new_reply_is_not() -> None:
+    """The client plays what it is sent back to back: when a reply's next chunk leaves after all
+    it was sent before has played (the next clause was late), the user heard a pause."""
+    async def send(ev: dict[str, Any]) -> None:
+        pass
+
+    gaps: list[float] = []
+    box = Pacer(send, lead=0.0, on_gap=gaps.append)
+    task = asyncio.get_running_loop().create_task(box.run())
+    chunk = np.zeros(1200, np.float32)  # 50 ms at 24 kHz
+    box.media(AudioOut("r1", "i1", chunk, 24000))
+    await asyncio.sleep(0.25)  # played out 0.2 s ago
+    box.media(AudioOut("r1", "i1", chunk, 24000))
+    await asyncio.sleep(0.02)
+    assert len(gaps) == 1 and 0.1 < gaps[0] < 5
+    box.media(AudioOut("r1", "i1", chunk, 24000))  # while the last one plays: no pause
+    await asyncio.sleep(0.25)
+    box.media(AudioOut("r2", "i2", chunk, 24000))  # a new reply after a quiet moment: no pause either
+    await asyncio.sleep(0.02)
+    box.reset_playback()  # a barge-in: what follows starts afresh
+    box.media(AudioOut("r2", "i2", chunk, 24000))
+    await asyncio.sleep(0.02)
+    await cancel_and_wait(task)
+    assert len(gaps) == 1

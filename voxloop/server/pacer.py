@@ -4,7 +4,9 @@ Control events (speech started, cancellations, errors, transcripts) always go ou
 Reply events (a reply's audio and the transcript/done events ordered with it) go out in order,
 with audio paced so that the client never holds more than ``lead`` seconds of unplayed audio:
 a barge-in then only has to drop what is queued here and what the client buffers. Each event
-is rendered to the wire (``voxloop.server.wire``) as it leaves.
+is rendered to the wire (``voxloop.server.wire``) as it leaves. When a reply's next audio leaves
+after the client has played everything sent before it (its next clause was late), the pause is
+reported (``on_gap``: the ``voxloop_reply_audio_gap_seconds`` histogram).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from voxloop.session.events import AudioOut, ReplyEvent, SessionEvent
 __all__ = ["Pacer"]
 
 Wire = dict[str, Any]
+_GAP_S = 0.01  # a reply's audio that resumes later than this after the client ran out has a gap
 
 
 class Pacer:
@@ -29,7 +32,8 @@ class Pacer:
     def __init__(self, send: Callable[[Wire], Awaitable[None]], *, lead: float = 0.3,
                  extensions: Callable[[], bool] = lambda: False, max_backlog: int = 0,
                  on_overflow: Callable[[], None] | None = None,
-                 observe: Callable[[SessionEvent | Wire], None] | None = None) -> None:
+                 observe: Callable[[SessionEvent | Wire], None] | None = None,
+                 on_gap: Callable[[float], None] | None = None) -> None:
         self._send = send
         self._observe = observe  # sees every event as it leaves (metrics)
         self.lead = lead
@@ -41,6 +45,8 @@ class Pacer:
         self.on_media_sent: Callable[[ReplyEvent, float], None] | None = None
         self.max_backlog = max_backlog  # control events queued before on_overflow (0: no limit)
         self.on_overflow = on_overflow
+        self.on_gap = on_gap  # seconds a reply's audio paused: the client had played all it was sent
+        self._speaking: str | None = None  # the response whose audio went out last
 
     def control(self, event: SessionEvent | Wire) -> None:
         """A session event, or a wire event the server made itself (session.created, errors)."""
@@ -72,6 +78,7 @@ class Pacer:
 
     def reset_playback(self) -> None:
         self.play_until = now()
+        self._speaking = None
 
     async def _emit(self, event: SessionEvent | Wire) -> None:
         if self._observe is not None:
@@ -81,6 +88,14 @@ class Pacer:
             return
         for wire in render(event, extensions=self.extensions()):
             await self._send(wire)
+
+    def _played(self, response_id: str, t: float) -> None:
+        """Audio of ``response_id`` leaves at ``t``: if the client ran out of this reply's audio
+        before it (the next clause was not ready), that pause is a gap the user heard."""
+        gap = t - self.play_until
+        if response_id == self._speaking and gap >= _GAP_S and self.on_gap is not None:
+            self.on_gap(gap)
+        self._speaking = response_id
 
     async def run(self) -> None:
         """The sender loop (one task per connection)."""
@@ -103,6 +118,7 @@ class Pacer:
                     continue
                 self._media.popleft()
                 if seconds:
+                    self._played(item.response_id, t)
                     self.play_until = max(self.play_until, t) + seconds
                 if self.on_media_sent is not None:  # before the send: once popped, it is leaving
                     self.on_media_sent(item, t)

@@ -151,7 +151,7 @@ async def _serve(ws: WebSocket, state: ServerState, transcription: bool, model: 
             await ws.close(code=4004 if e.code == "invalid_resume_token" else 1011)
         return
     output = Pacer(send, extensions=lambda: session.config.voxloop_events, max_backlog=state.config.max_send_backlog,
-                   on_overflow=overflow, observe=state.telemetry.observe)
+                   on_overflow=overflow, observe=state.telemetry.observe, on_gap=state.telemetry.audio_gaps.observe)
     if who.secret is not None and who.secret.session and not opened.resumed:  # the secret's configuration
         opened.config = updated_config(state, opened.config, who.secret.session)
         opened.settings = merge_settings(opened.settings, who.secret.session)

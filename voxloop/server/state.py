@@ -50,7 +50,7 @@ class ServerState:
             "voxloop_engine_busy_asr": ("ASR slots decoding now", lambda: self.scheduler.busy),
             "voxloop_engine_queue_depth_asr": ("ASR decodes waiting for a slot", lambda: self.scheduler.queued),
             "voxloop_engine_queue_depth_llm": ("LLM generations waiting for an instance (embedded models)",
-                                               self._llm_queued),
+                                               lambda: self._llm_stat("queued")),
             "voxloop_engine_busy_llm": ("LLM sequences (batched) or instances generating now (embedded models)",
                                         self._llm_busy),
             "voxloop_tts_cache_bytes": ("Bytes of speech in the memory cache",
@@ -97,12 +97,8 @@ class ServerState:
         capacity, idle = getattr(engine, "capacity", None), getattr(engine, "idle_workers", None)
         return float(capacity - idle) if isinstance(capacity, int) and isinstance(idle, int) else 0.0
 
-    def _llm_queued(self) -> float:
-        engine = self.stack.loaded("llm")
-        return float(getattr(engine, "queued", 0)) if engine is not None else 0.0
-
     def _llm_stat(self, field: str) -> float:
-        value = getattr(self.stack.loaded("llm"), field, 0)  # the batched embedded LLM only
+        value = getattr(self.stack.loaded("llm"), field, 0)  # the embedded LLM only (0 when not loaded)
         return float(value) if isinstance(value, int) else 0.0
 
     def _prompt_cache_stat(self, field: str) -> float:

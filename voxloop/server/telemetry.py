@@ -21,6 +21,7 @@ __all__ = ["Telemetry"]
 
 # Seconds; voice-to-voice spans 0.3 s (a warm cache) to many seconds under overload.
 _LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0)
+_GAP_BUCKETS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 _WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 # ReplyMetrics field (milliseconds) → histogram name and help
 _REPLY_STAGES = {
@@ -65,6 +66,9 @@ class Telemetry:
         self.busy = Counter("voxloop_busy_rejections", "Sessions or requests refused at capacity",
                             ["route"], registry=r)
         self.sessions = Counter("voxloop_sessions", "Realtime sessions opened", ["intent"], registry=r)
+        self.audio_gaps = Histogram("voxloop_reply_audio_gap_seconds", "Pauses inside a reply's audio: the "
+                                    "client had played everything sent before the next chunk left",
+                                    buckets=_GAP_BUCKETS, registry=r)
         self.queue_wait = Histogram("voxloop_engine_queue_wait_seconds", "Time a job waited for an engine slot",
                                     ["engine", "kind"], buckets=_WAIT_BUCKETS, registry=r)
 
